@@ -1,0 +1,56 @@
+# tts-sync developer commands. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# uv is the one tool a fresh machine needs beyond Python 3.11; bootstrap it when missing.
+UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+STAGE ?= dev
+PORT ?= 3000
+SAM := $(UV) tool run --from aws-sam-cli==1.170.0 sam
+export SAM_CLI_TELEMETRY := 0
+# Template checks need a region but never credentials.
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: help uv sync run demo test lint format bench validate build deploy clean
+
+help: ## List targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+uv: ## Install uv if missing (pip user install)
+	@command -v uv >/dev/null 2>&1 || test -x "$(HOME)/.local/bin/uv" || python3 -m pip install --user --quiet uv
+
+sync: uv ## Create/refresh the dev environment from uv.lock
+	@$(UV) sync --locked --quiet
+
+run: sync ## Start the local stack (moto + HTTP API + sandbox) and run the demo; Ctrl-C stops it
+	$(UV) run --locked tts-sync local --port $(PORT) --demo
+
+test: sync validate ## Whole test suite + template checks (sam validate --lint, cfn-lint)
+	$(UV) run --locked pytest
+
+lint: sync ## ruff + mypy
+	$(UV) run --locked ruff check .
+	$(UV) run --locked ruff format --check .
+	$(UV) run --locked mypy
+
+format: sync ## Apply ruff formatting and safe fixes
+	$(UV) run --locked ruff format .
+	$(UV) run --locked ruff check --fix .
+
+bench: sync ## Benchmarks: ratios measured side by side in one run
+	$(UV) run --locked python -m benchmarks
+
+validate: sync ## sam validate --lint and cfn-lint on template.yaml
+	$(SAM) validate --lint --template template.yaml
+	$(UV) run --locked cfn-lint template.yaml
+
+build: sync ## Layer requirements from uv.lock, then sam build
+	$(UV) export --locked --no-dev --no-hashes --no-emit-project --no-header --format requirements-txt \
+		> layers/shared/requirements.txt
+	$(SAM) build --template template.yaml
+
+deploy: build ## sam deploy to STAGE (dev|prod) using samconfig.toml
+	$(SAM) deploy --config-env $(if $(filter prod,$(STAGE)),prod,default)
+
+clean: ## Remove build and cache folders
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis layers/shared/requirements.txt

@@ -1,0 +1,1 @@
+"""Developer tooling: the local stack, the TikTok Shop sandbox and the `tts-sync` CLI."""

@@ -1,0 +1,13 @@
+"""Domain exceptions shared by functions; each handler maps them to a response in one place."""
+
+
+class TtsSyncError(Exception):
+    """Base class for errors this project raises on purpose."""
+
+
+class ConfigError(TtsSyncError):
+    """A required setting is missing or invalid; the message names the variable."""
+
+
+class StorageUnavailableError(TtsSyncError):
+    """A durable write could not be confirmed (throttling, service error, timeout): retry later."""
