@@ -1,0 +1,99 @@
+"""Typed errors of the TikTok Shop API client.
+
+Callers branch on the class only: TikTokRetryableError means "the same call may succeed later"
+(throttling, 5xx, TikTok's internal/timeout codes, network trouble); TikTokPermanentError means
+"fix the request, the token or the scope first". AccessTokenExpiredError is permanent for the
+caller (the client already refreshed once) but typed apart so a token store can react to it.
+"""
+
+from __future__ import annotations
+
+from tts_sync.errors import TtsSyncError
+
+CODE_SUCCESS = 0
+CODE_ACCESS_TOKEN_EXPIRED = 105002
+CODE_MISSING_SCOPE = 105005
+CODE_INVALID_SIGN = 106001
+CODE_SHOP_CIPHER_REQUIRED = 106013
+CODE_RATE_LIMITED = 36009002
+CODE_INTERNAL_ERROR = 36009003
+CODE_INVALID_PARAMETER = 36009004
+CODE_GATEWAY_TIMEOUT = 36009007
+
+RETRYABLE_CODES = frozenset({CODE_RATE_LIMITED, CODE_INTERNAL_ERROR, CODE_GATEWAY_TIMEOUT})
+
+
+class TikTokApiError(TtsSyncError):
+    """A call to TikTok Shop failed. Carries what TikTok said, never request secrets."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        request_id: str | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.request_id = request_id
+        self.http_status = http_status
+
+    def __str__(self) -> str:
+        return (
+            f"{self.message} (code={self.code}, http_status={self.http_status}, "
+            f"request_id={self.request_id})"
+        )
+
+
+class TikTokRetryableError(TikTokApiError):
+    """Transient: the same request may succeed after a back-off."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        # Seconds TikTok asked us to wait (Retry-After), if it said.
+        self.retry_after = retry_after
+
+
+class RateLimitedError(TikTokRetryableError):
+    """HTTP 429 / code 36009002: the shop's budget is spent."""
+
+
+class TikTokTransportError(TikTokRetryableError):
+    """No usable answer: timeout, connection refused or reset."""
+
+
+class RateLimitWaitExceededError(TikTokRetryableError):
+    """Our own limiter could not grant a slot before the caller's deadline."""
+
+
+class TikTokPermanentError(TikTokApiError):
+    """Retrying the same request will not help."""
+
+
+class AccessTokenExpiredError(TikTokPermanentError):
+    """Code 105002, still expired after one refresh (or no refresher configured)."""
+
+
+class TikTokRequestRejectedError(TikTokPermanentError):
+    """The client refused to send a request that TikTok would reject (validated locally)."""
+
+
+def error_from_response(
+    *,
+    code: int | None,
+    message: str,
+    request_id: str | None,
+    http_status: int,
+    retry_after: float | None = None,
+) -> TikTokApiError:
+    """Map one failed response to its error class; the single place the split is decided."""
+    details = {"code": code, "request_id": request_id, "http_status": http_status}
+    if http_status == 429 or code == CODE_RATE_LIMITED:
+        return RateLimitedError(message, retry_after=retry_after, **details)
+    if code == CODE_ACCESS_TOKEN_EXPIRED:
+        return AccessTokenExpiredError(message, **details)
+    if http_status >= 500 or code in RETRYABLE_CODES:
+        return TikTokRetryableError(message, retry_after=retry_after, **details)
+    return TikTokPermanentError(message, **details)

@@ -1,0 +1,153 @@
+"""DynamoDB adapter of the RateLimiter port: one item per shop, updated with optimistic
+concurrency (a conditional write on a version number), so every Lambda of a shop draws from one
+budget. Wall-clock time is used because the callers are separate processes and machines.
+
+Item: pk = "ratelimit#<shop_id>", tokens, updated_at, factor, cooldown_until, version,
+expires_at (TTL: idle shops' items go away by themselves).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, Field
+
+from tts_sync.aws import dynamodb_client
+from tts_sync.config import load_config
+from tts_sync.observability import logger
+from tts_sync.tiktok.errors import RateLimitWaitExceededError
+from tts_sync.tiktok.ratelimit import BucketPolicy, BucketState
+from tts_sync.tiktok.retry import Deadline
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+ITEM_TTL_SECONDS = 86_400
+# Losing a write race costs a re-read; a tiny random pause keeps racing writers from lock-stepping.
+CONFLICT_PAUSE_SECONDS = 0.005
+
+
+class RateLimitConfig(BaseModel):
+    table_name: str = Field(alias="RATE_LIMIT_TABLE_NAME", min_length=1)
+    rate_per_second: float = Field(default=5.0, alias="TTS_SHOP_RATE_PER_SECOND", gt=0)
+    burst: float = Field(default=5.0, alias="TTS_SHOP_BURST", ge=1)
+
+
+class DynamoRateLimiter:
+    def __init__(
+        self,
+        table_name: str,
+        policy: BucketPolicy | None = None,
+        *,
+        client: DynamoDBClient | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.table_name = table_name
+        self.policy = policy or BucketPolicy()
+        self._client = client
+        self._clock = clock
+        self._sleep = sleep
+
+    @property
+    def client(self) -> DynamoDBClient:
+        return self._client or dynamodb_client(fast=True)
+
+    def acquire(self, shop_id: str, deadline: Deadline) -> None:
+        while True:
+            stored, version = self._read(shop_id)
+            now = self._clock()
+            current = (stored or BucketState.fresh(self.policy, now)).refilled(now, self.policy)
+            wait = current.wait_for_token(self.policy)
+            if wait == 0.0:
+                taken = BucketState(
+                    tokens=current.tokens - 1.0,
+                    updated_at=current.updated_at,
+                    factor=current.factor,
+                    cooldown_until=current.cooldown_until,
+                )
+                if self._write(shop_id, taken, version):
+                    return
+                self._sleep(random.uniform(0, CONFLICT_PAUSE_SECONDS))  # noqa: S311
+                continue
+            if wait > deadline():
+                raise RateLimitWaitExceededError(
+                    "rate limiter could not grant a call before the deadline"
+                )
+            self._sleep(wait)
+
+    def report_throttled(self, shop_id: str) -> None:
+        for _ in range(10):
+            stored, version = self._read(shop_id)
+            now = self._clock()
+            current = stored or BucketState.fresh(self.policy, now)
+            if self._write(shop_id, current.throttled(now, self.policy), version):
+                logger.info("shop rate reduced after throttling", shop_id=shop_id)
+                return
+        logger.warning("could not record throttling for shop", shop_id=shop_id)
+
+    def _read(self, shop_id: str) -> tuple[BucketState | None, int]:
+        response = self.client.get_item(
+            TableName=self.table_name, Key={"pk": {"S": _key(shop_id)}}, ConsistentRead=True
+        )
+        item = response.get("Item")
+        if not item:
+            return None, 0
+        state = BucketState(
+            tokens=float(item["tokens"]["N"]),
+            updated_at=float(item["updated_at"]["N"]),
+            factor=float(item["factor"]["N"]),
+            cooldown_until=float(item["cooldown_until"]["N"]),
+        )
+        return state, int(item["version"]["N"])
+
+    def _write(self, shop_id: str, state: BucketState, version: int) -> bool:
+        """Store `state` if nobody wrote since we read `version`; False when we lost the race."""
+        condition: dict[str, Any]
+        if version == 0:
+            condition = {"ConditionExpression": "attribute_not_exists(pk)"}
+        else:
+            condition = {
+                "ConditionExpression": "version = :expected",
+                "ExpressionAttributeValues": {":expected": {"N": str(version)}},
+            }
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item={
+                    "pk": {"S": _key(shop_id)},
+                    "tokens": {"N": _num(state.tokens)},
+                    "updated_at": {"N": _num(state.updated_at)},
+                    "factor": {"N": _num(state.factor)},
+                    "cooldown_until": {"N": _num(state.cooldown_until)},
+                    "version": {"N": str(version + 1)},
+                    "expires_at": {"N": str(int(state.updated_at) + ITEM_TTL_SECONDS)},
+                },
+                **condition,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+
+def _key(shop_id: str) -> str:
+    return f"ratelimit#{shop_id}"
+
+
+def _num(value: float) -> str:
+    return f"{value:.6f}"
+
+
+@cache
+def dynamo_rate_limiter() -> DynamoRateLimiter:
+    """The container-wide limiter configured from the environment."""
+    config = load_config(RateLimitConfig)
+    policy = BucketPolicy(rate_per_second=config.rate_per_second, burst=config.burst)
+    return DynamoRateLimiter(config.table_name, policy)

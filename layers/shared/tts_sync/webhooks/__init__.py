@@ -1,0 +1,1 @@
+"""Webhook intake: signature verification, envelope models and the intake decision."""

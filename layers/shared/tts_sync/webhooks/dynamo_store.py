@@ -1,0 +1,74 @@
+"""DynamoDB adapter of the EventStore port: one conditional PutItem per delivery.
+
+The Events table's stream is what queues stored events for processing, so "stored" and
+"queued" are one atomic fact. Throttling and service errors surface as StorageUnavailableError
+so the handler answers 5xx and TikTok retries: never a 2xx without a durable write.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from tts_sync.errors import StorageUnavailableError
+from tts_sync.webhooks.intake import QuarantinedDelivery, StoredEvent
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+class DynamoEventStore:
+    def __init__(self, client: DynamoDBClient, events_table: str, quarantine_table: str) -> None:
+        self._client = client
+        self._events_table = events_table
+        self._quarantine_table = quarantine_table
+
+    def put_if_absent(self, event: StoredEvent) -> bool:
+        envelope = event.envelope
+        item = {
+            "pk": {"S": event.event_key},
+            "event_type": {"N": str(envelope.type)},
+            "event_type_name": {"S": envelope.type_name},
+            "shop_id": {"S": envelope.shop_id},
+            "event_timestamp": {"N": str(envelope.timestamp)},
+            "received_at": {"S": event.received_at.isoformat()},
+            "payload": {"S": event.payload},
+            "expires_at": {"N": str(event.expires_at)},
+        }
+        if envelope.tts_notification_id:
+            item["notification_id"] = {"S": envelope.tts_notification_id}
+        try:
+            self._client.put_item(
+                TableName=self._events_table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise StorageUnavailableError(_error_code(exc)) from exc
+        except BotoCoreError as exc:
+            raise StorageUnavailableError(type(exc).__name__) from exc
+        return True
+
+    def quarantine(self, delivery: QuarantinedDelivery) -> None:
+        # Keyed by the body's hash: TikTok's retries of the same bad body land on one record.
+        item = {
+            "pk": {"S": f"webhook:{delivery.body_sha256}"},
+            "source": {"S": "webhook"},
+            "reason": {"S": delivery.reason},
+            "received_at": {"S": delivery.received_at.isoformat()},
+            "raw_body": {"B": delivery.raw_body},
+            "size_bytes": {"N": str(len(delivery.raw_body))},
+        }
+        try:
+            self._client.put_item(TableName=self._quarantine_table, Item=item)
+        except ClientError as exc:
+            raise StorageUnavailableError(_error_code(exc)) from exc
+        except BotoCoreError as exc:
+            raise StorageUnavailableError(type(exc).__name__) from exc
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", "ClientError"))
