@@ -50,8 +50,16 @@ class TikTokApiError(TtsSyncError):
 class TikTokRetryableError(TikTokApiError):
     """Transient: the same request may succeed after a back-off."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
-        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        request_id: str | None = None,
+        http_status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, code=code, request_id=request_id, http_status=http_status)
         # Seconds TikTok asked us to wait (Retry-After), if it said.
         self.retry_after = retry_after
 
@@ -89,11 +97,24 @@ def error_from_response(
     retry_after: float | None = None,
 ) -> TikTokApiError:
     """Map one failed response to its error class; the single place the split is decided."""
-    details = {"code": code, "request_id": request_id, "http_status": http_status}
     if http_status == 429 or code == CODE_RATE_LIMITED:
-        return RateLimitedError(message, retry_after=retry_after, **details)
+        return RateLimitedError(
+            message,
+            code=code,
+            request_id=request_id,
+            http_status=http_status,
+            retry_after=retry_after,
+        )
     if code == CODE_ACCESS_TOKEN_EXPIRED:
-        return AccessTokenExpiredError(message, **details)
+        return AccessTokenExpiredError(
+            message, code=code, request_id=request_id, http_status=http_status
+        )
     if http_status >= 500 or code in RETRYABLE_CODES:
-        return TikTokRetryableError(message, retry_after=retry_after, **details)
-    return TikTokPermanentError(message, **details)
+        return TikTokRetryableError(
+            message,
+            code=code,
+            request_id=request_id,
+            http_status=http_status,
+            retry_after=retry_after,
+        )
+    return TikTokPermanentError(message, code=code, request_id=request_id, http_status=http_status)

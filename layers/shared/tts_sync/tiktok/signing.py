@@ -20,9 +20,7 @@ def string_to_sign(
     path: str, query: Mapping[str, str], body: bytes | None, *, multipart: bool = False
 ) -> bytes:
     """The bytes between the two app_secret wrappers (exposed for tests and diagnostics)."""
-    params = "".join(
-        f"{key}{query[key]}" for key in sorted(query) if key not in EXCLUDED_PARAMS
-    )
+    params = "".join(f"{key}{query[key]}" for key in sorted(query) if key not in EXCLUDED_PARAMS)
     message = (path + params).encode()
     if body and not multipart:
         message += body

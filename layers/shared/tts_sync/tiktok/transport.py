@@ -1,0 +1,288 @@
+"""Signed, rate-limited, retrying HTTP calls to the TikTok Shop Partner API.
+
+One SignedTransport per container: it owns the httpx.Client (connection reuse) and applies the
+call discipline every endpoint shares. The JSON body is serialised once; those exact bytes are
+signed and sent, because TikTok signs the raw body and any re-serialisation breaks the signature.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random as random_module
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+
+from tts_sync.observability import logger
+from tts_sync.tiktok.config import TikTokApiConfig
+from tts_sync.tiktok.errors import (
+    AccessTokenExpiredError,
+    RateLimitedError,
+    RateLimitWaitExceededError,
+    TikTokApiError,
+    TikTokPermanentError,
+    TikTokRetryableError,
+    TikTokTransportError,
+    error_from_response,
+)
+from tts_sync.tiktok.ratelimit import NoRateLimit, RateLimiter
+from tts_sync.tiktok.retry import BackoffPolicy, Deadline, deadline_after
+from tts_sync.tiktok.signing import sign, timestamp_param
+
+# httpx logs every request URL at INFO; token calls carry app_secret in the query string.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+
+JsonBody = Mapping[str, Any] | list[Any]
+
+
+class AccessTokenRefresher(Protocol):
+    """Port: returns a fresh access token for the seller whose token just expired."""
+
+    def __call__(self, expired_access_token: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class ShopAccess:
+    """What a shop-scoped call needs: whose budget, which cipher, which token."""
+
+    shop_id: str
+    shop_cipher: str
+    access_token: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    data: dict[str, Any]
+    request_id: str
+
+
+def encode_json(body: JsonBody | None) -> bytes:
+    """The exact bytes sent and signed (compact, UTF-8)."""
+    if body is None:
+        return b""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class SignedTransport:
+    def __init__(
+        self,
+        app_key: str,
+        app_secret: str,
+        *,
+        config: TikTokApiConfig | None = None,
+        limiter: RateLimiter | None = None,
+        token_refresher: AccessTokenRefresher | None = None,
+        backoff: BackoffPolicy | None = None,
+        http: httpx.Client | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        random: Callable[[], float] = random_module.random,
+    ) -> None:
+        self.app_key = app_key
+        self._app_secret = app_secret
+        self.config = config or TikTokApiConfig()
+        self.limiter: RateLimiter = limiter or NoRateLimit()
+        self.token_refresher = token_refresher
+        self.backoff = backoff or BackoffPolicy()
+        self._http = http or httpx.Client(
+            timeout=httpx.Timeout(self.config.read_timeout, connect=self.config.connect_timeout),
+            limits=httpx.Limits(max_keepalive_connections=10, keepalive_expiry=30),
+        )
+        self._sleep = sleep
+        self._clock = clock
+        self._random = random
+
+    def close(self) -> None:
+        self._http.close()
+
+    # ------------------------------------------------------------------ open API host
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        access_token: str,
+        shop: ShopAccess | None = None,
+        query: Mapping[str, str] | None = None,
+        body: JsonBody | None = None,
+        deadline: Deadline | None = None,
+    ) -> ApiResponse:
+        """One logical call: rate limit, sign, send, retry transient failures until deadline,
+        refresh an expired token once."""
+        remaining = deadline or deadline_after(self.config.default_deadline_seconds, self._clock)
+        body_bytes = encode_json(body)
+        token = access_token
+        refreshed = False
+        attempt = 0
+        last_error: TikTokRetryableError | None = None
+        while True:
+            if last_error is not None and remaining() <= 0:
+                raise last_error
+            try:
+                if shop is not None:
+                    self.limiter.acquire(shop.shop_id, remaining)
+                return self._send_signed(
+                    method, path, token, shop, query or {}, body_bytes, remaining()
+                )
+            except RateLimitWaitExceededError:
+                raise last_error or RateLimitWaitExceededError(
+                    "rate limiter could not grant a call before the deadline"
+                ) from None
+            except AccessTokenExpiredError:
+                if refreshed or self.token_refresher is None:
+                    raise
+                logger.info("access token expired; refreshing once", path=path)
+                token = self.token_refresher(token)
+                refreshed = True
+            except TikTokRetryableError as error:
+                last_error = error
+                if isinstance(error, RateLimitedError) and shop is not None:
+                    self.limiter.report_throttled(shop.shop_id)
+                attempt += 1
+                delay = self.backoff.delay(attempt - 1, self._random, error.retry_after)
+                if attempt >= self.backoff.max_attempts or delay >= remaining():
+                    raise
+                logger.info(
+                    "retrying tiktok call",
+                    path=path,
+                    attempt=attempt,
+                    delay_seconds=round(delay, 3),
+                    code=error.code,
+                    http_status=error.http_status,
+                )
+                self._sleep(delay)
+
+    def _send_signed(
+        self,
+        method: str,
+        path: str,
+        access_token: str,
+        shop: ShopAccess | None,
+        extra_query: Mapping[str, str],
+        body: bytes,
+        seconds_left: float,
+    ) -> ApiResponse:
+        if seconds_left <= 0:
+            raise TikTokTransportError("deadline reached before the request was sent")
+        query = {"app_key": self.app_key, "timestamp": timestamp_param(self._clock())}
+        query.update(extra_query)
+        # shop_cipher only where TikTok expects it: on /authorization/* it is error 36009004.
+        if shop is not None:
+            query["shop_cipher"] = shop.shop_cipher
+        query["sign"] = sign(path, query, body, self._app_secret)
+        headers = {"x-tts-access-token": access_token, "content-type": "application/json"}
+        return self._send(
+            method,
+            self.config.api_base_url.rstrip("/") + path,
+            query,
+            body,
+            headers,
+            seconds_left,
+            path,
+        )
+
+    # ------------------------------------------------------------------ auth host
+
+    def call_auth(
+        self, path: str, query: Mapping[str, str], deadline: Deadline | None = None
+    ) -> ApiResponse:
+        """Token endpoints: unsigned GETs carrying app_key/app_secret; retried like the rest."""
+        remaining = deadline or deadline_after(self.config.default_deadline_seconds, self._clock)
+        full_query = {"app_key": self.app_key, "app_secret": self._app_secret, **query}
+        url = self.config.auth_base_url.rstrip("/") + path
+        attempt = 0
+        while True:
+            try:
+                return self._send("GET", url, full_query, b"", {}, remaining(), path)
+            except TikTokRetryableError as error:
+                attempt += 1
+                delay = self.backoff.delay(attempt - 1, self._random, error.retry_after)
+                if attempt >= self.backoff.max_attempts or delay >= remaining():
+                    raise
+                self._sleep(delay)
+
+    # ------------------------------------------------------------------ wire
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        query: Mapping[str, str],
+        body: bytes,
+        headers: Mapping[str, str],
+        seconds_left: float,
+        path: str,
+    ) -> ApiResponse:
+        timeout = httpx.Timeout(
+            min(self.config.read_timeout, max(seconds_left, 0.05)),
+            connect=min(self.config.connect_timeout, max(seconds_left, 0.05)),
+        )
+        try:
+            response = self._http.request(
+                method,
+                url,
+                params=dict(query),
+                content=body or None,
+                headers=headers,
+                timeout=timeout,
+            )
+        except httpx.TimeoutException as exc:
+            raise TikTokTransportError(f"timeout calling {path}: {type(exc).__name__}") from None
+        except httpx.TransportError as exc:
+            raise TikTokTransportError(
+                f"connection error calling {path}: {type(exc).__name__}"
+            ) from None
+        return _parse(response, path)
+
+
+def _parse(response: httpx.Response, path: str) -> ApiResponse:
+    retry_after = _retry_after(response.headers.get("retry-after"))
+    try:
+        envelope = response.json()
+        if not isinstance(envelope, dict):
+            raise ValueError("envelope is not an object")
+    except ValueError:
+        error: TikTokApiError = error_from_response(
+            code=None,
+            message=f"unreadable response from {path}",
+            request_id=None,
+            http_status=response.status_code,
+            retry_after=retry_after,
+        )
+        if not isinstance(error, TikTokRetryableError) and response.is_success:
+            error = TikTokPermanentError(error.message, http_status=response.status_code)
+        raise error from None
+    code = envelope.get("code")
+    request_id = str(envelope.get("request_id") or "")
+    if response.is_success and code == 0:
+        data = envelope.get("data")
+        return ApiResponse(data=data if isinstance(data, dict) else {}, request_id=request_id)
+    error = error_from_response(
+        code=code if isinstance(code, int) else None,
+        message=str(envelope.get("message") or "TikTok Shop call failed"),
+        request_id=request_id or None,
+        http_status=response.status_code,
+        retry_after=retry_after,
+    )
+    logger.warning(
+        "tiktok call failed",
+        path=path,
+        code=error.code,
+        http_status=error.http_status,
+        request_id=error.request_id,
+    )
+    raise error
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # HTTP-date form: fall back to our own back-off
