@@ -11,7 +11,9 @@ import benchmarks
 
 def main(argv: list[str]) -> int:
     names = sorted(
-        info.name for info in pkgutil.iter_modules(benchmarks.__path__) if info.name.startswith("bench_")
+        info.name
+        for info in pkgutil.iter_modules(benchmarks.__path__)
+        if info.name.startswith("bench_")
     )
     selected = [name for name in names if not argv or any(arg in name for arg in argv)]
     for name in selected:

@@ -16,7 +16,11 @@ def body(**overrides) -> bytes:
         "tts_notification_id": "n-1",
         "shop_id": "7494",
         "timestamp": 1764230000,
-        "data": {"order_id": "5764", "order_status": "AWAITING_SHIPMENT", "update_time": 1764229990},
+        "data": {
+            "order_id": "5764",
+            "order_status": "AWAITING_SHIPMENT",
+            "update_time": 1764229990,
+        },
     }
     document.update(overrides)
     return json.dumps(document).encode()
@@ -77,7 +81,9 @@ def test_invalid_reason_never_echoes_values():
 def legacy(**data_overrides) -> bytes:
     data = {"order_id": "5764", "order_status": "AWAITING_SHIPMENT", "update_time": 100}
     data.update(data_overrides)
-    return json.dumps({"type": 1, "shop_id": "7494", "timestamp": 1764230000, "data": data}).encode()
+    return json.dumps(
+        {"type": 1, "shop_id": "7494", "timestamp": 1764230000, "data": data}
+    ).encode()
 
 
 def test_fallback_key_is_stable_for_the_same_notification_and_formatting():

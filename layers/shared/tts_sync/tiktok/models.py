@@ -157,13 +157,19 @@ class ShippingProvider(_Model):
 # ---------------------------------------------------------------- fulfilment
 
 
+class PackageOrderRef(_Model):
+    id: str
+
+    _ids = field_validator("id", mode="before")(_as_str)
+
+
 class PackageDetail(_Model):
     package_id: str = Field(validation_alias=AliasChoices("package_id", "id"))
     package_status: str = ""
     tracking_number: str = ""
     shipping_provider_id: str = ""
     shipping_provider_name: str = ""
-    order_ids: list[str] = Field(default_factory=list)
+    orders: list[PackageOrderRef] = Field(default_factory=list)
 
     _ids = field_validator("package_id", mode="before")(_as_str)
 

@@ -40,7 +40,11 @@ class StaticCredentials:
 
     def __init__(self, app_key: str, app_secret: str, previous_app_secret: str | None = None):
         self.current = AppCredentials.model_validate(
-            {"app_key": app_key, "app_secret": app_secret, "previous_app_secret": previous_app_secret}
+            {
+                "app_key": app_key,
+                "app_secret": app_secret,
+                "previous_app_secret": previous_app_secret,
+            }
         )
         self.stored = self.current  # what a forced re-read would return
         self.refreshes = 0
