@@ -1,0 +1,157 @@
+"""`tts-sync local --demo`: a realistic burst of signed webhooks against the local stack, then a
+readable summary of what was stored and what was refused."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+
+from tts_local.webhook_sender import post_signed
+
+SAMPLES = Path(__file__).resolve().parents[2] / "events" / "webhooks"
+WEBHOOK_PATH = "/webhooks/tiktok"
+
+
+@dataclass
+class Delivery:
+    label: str
+    body: bytes
+    expected_status: int
+    authorization: str | None = None  # None: sign correctly
+    status: int | None = None
+
+
+def _fresh(sample: str, **changes: Any) -> bytes:
+    document = json.loads((SAMPLES / f"{sample}.json").read_text())
+    document["timestamp"] = int(time.time())
+    document.update(changes)
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+def build_burst() -> list[Delivery]:
+    samples = sorted(path.stem for path in SAMPLES.glob("*.json"))
+    burst = [Delivery(f"{name}", _fresh(name), 200) for name in samples]
+    first = burst[0].body
+    burst += [
+        Delivery("duplicate (TikTok retry, same bytes)", first, 200),
+        Delivery("duplicate again", first, 200),
+        Delivery(
+            "bad signature",
+            _fresh("order_status_change", tts_notification_id="forged"),
+            401,
+            "0" * 64,
+        ),
+        Delivery("'Bearer' authorization", _fresh("order_on_hold"), 401, "Bearer abc"),
+        Delivery("no authorization", _fresh("order_cancelled"), 401, ""),
+        Delivery("signed but not an envelope", b'{"type": 1, "data": "?"}', 200),
+        Delivery(
+            "stale replay (3 days old)",
+            _fresh(
+                "order_status_change",
+                tts_notification_id="replay",
+                timestamp=int(time.time()) - 3 * 86400,
+            ),
+            200,
+        ),
+        Delivery("oversized body (300 KiB)", b'{"pad": "' + b"x" * 300 * 1024 + b'"}', 413),
+    ]
+    return burst
+
+
+def run_demo(
+    ready: dict[str, Any], app_key: str, app_secret: str, out: Callable[[str], None] = print
+) -> int:
+    """Sends the burst, prints a summary; 0 when every delivery got the expected answer."""
+    url = ready["api_url"].rstrip("/") + WEBHOOK_PATH
+    burst = build_burst()
+    with httpx.Client(timeout=10) as client:
+        for delivery in burst:
+            delivery.status = post_signed(
+                url,
+                delivery.body,
+                app_key,
+                app_secret,
+                client=client,
+                authorization=delivery.authorization,
+            ).status_code
+        # A concurrent burst of one notification: exactly one must be stored.
+        racer = _fresh("package_update", tts_notification_id="concurrent-duplicate")
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            racing = list(
+                pool.map(
+                    lambda _: (
+                        post_signed(url, racer, app_key, app_secret, client=client).status_code
+                    ),
+                    range(8),
+                )
+            )
+
+    resources = ready["resources"]
+    dynamodb = boto3.client("dynamodb", endpoint_url=ready["aws_endpoint_url"])
+    events = _scan(dynamodb, resources["EventsTable"])
+    quarantined = _scan(dynamodb, resources["QuarantineTable"])
+
+    out("")
+    out(f"Demo: {len(burst) + len(racing)} webhook deliveries to {url}")
+    out(f"  {'delivery':<44} {'status':>6}  expected")
+    failures = 0
+    for delivery in burst:
+        ok = delivery.status == delivery.expected_status
+        failures += not ok
+        out(
+            f"  {delivery.label:<44} {delivery.status!s:>6}  {delivery.expected_status}{'' if ok else '  <-- MISMATCH'}"
+        )
+    racing_ok = racing == [200] * len(racing)
+    failures += not racing_ok
+    out(
+        f"  {'8 concurrent copies of one notification':<44} {'200x8' if racing_ok else racing!s:>6}  200x8"
+    )
+
+    out(f"\nStored in {resources['EventsTable']} ({len(events)} events, one per notification):")
+    for item in sorted(events, key=lambda i: i["received_at"]["S"]):
+        data = json.loads(item["payload"]["S"]).get("data", {})
+        subject = (
+            data.get("order_id")
+            or (data.get("package_list") or [{}])[0].get("package_id")
+            or data.get("message", "")
+        )
+        out(
+            f"  {item['event_type_name']['S']:<36} shop {item['shop_id']['S']}  {str(subject)[:40]:<40} key {item['pk']['S'][:28]}"
+        )
+    out(
+        f"\nQuarantined in {resources['QuarantineTable']} ({len(quarantined)}; kept with the reason, body not shown):"
+    )
+    for item in quarantined:
+        out(f"  {item['size_bytes']['N']:>6} bytes  {item['reason']['S']}")
+
+    expected_events = len(list(SAMPLES.glob("*.json"))) + 1  # samples + the concurrent one
+    if len(events) != expected_events:
+        failures += 1
+        out(f"\nExpected {expected_events} stored events, found {len(events)}  <-- MISMATCH")
+    refused = sum(1 for d in burst if d.status in (401, 413))
+    acknowledged = sum(1 for d in burst if d.status == 200) + len(racing)
+    verdict = "all as expected" if not failures else f"{failures} unexpected result(s)"
+    out(
+        f"\nSummary: {acknowledged} acknowledged (200), {len(events)} stored once each, "
+        f"{len(quarantined)} quarantined, {refused} refused (401/413): {verdict}."
+    )
+    return 0 if not failures else 1
+
+
+def _scan(dynamodb: Any, table: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
+    while True:
+        page = dynamodb.scan(**kwargs)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
