@@ -106,14 +106,12 @@ def run_demo(
     for delivery in burst:
         ok = delivery.status == delivery.expected_status
         failures += not ok
-        out(
-            f"  {delivery.label:<44} {delivery.status!s:>6}  {delivery.expected_status}{'' if ok else '  <-- MISMATCH'}"
-        )
+        flag = "" if ok else "  <-- MISMATCH"
+        out(f"  {delivery.label:<44} {delivery.status!s:>6}  {delivery.expected_status}{flag}")
     racing_ok = racing == [200] * len(racing)
     failures += not racing_ok
-    out(
-        f"  {'8 concurrent copies of one notification':<44} {'200x8' if racing_ok else racing!s:>6}  200x8"
-    )
+    racing_status = "200x8" if racing_ok else str(racing)
+    out(f"  {'8 concurrent copies of one notification':<44} {racing_status:>6}  200x8")
 
     out(f"\nStored in {resources['EventsTable']} ({len(events)} events, one per notification):")
     for item in sorted(events, key=lambda i: i["received_at"]["S"]):
@@ -123,11 +121,11 @@ def run_demo(
             or (data.get("package_list") or [{}])[0].get("package_id")
             or data.get("message", "")
         )
-        out(
-            f"  {item['event_type_name']['S']:<36} shop {item['shop_id']['S']}  {str(subject)[:40]:<40} key {item['pk']['S'][:28]}"
-        )
+        kind, shop, key = item["event_type_name"]["S"], item["shop_id"]["S"], item["pk"]["S"]
+        out(f"  {kind:<36} shop {shop}  {str(subject)[:40]:<40} key {key[:28]}")
     out(
-        f"\nQuarantined in {resources['QuarantineTable']} ({len(quarantined)}; kept with the reason, body not shown):"
+        f"\nQuarantined in {resources['QuarantineTable']} "
+        f"({len(quarantined)}; kept with the reason, body not shown):"
     )
     for item in quarantined:
         out(f"  {item['size_bytes']['N']:>6} bytes  {item['reason']['S']}")
