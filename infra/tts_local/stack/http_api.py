@@ -1,0 +1,337 @@
+"""The HTTP APIs on loopback: template routes -> API Gateway HTTP API payload v2.0 events.
+
+Routes come from the OpenAPI bodies the SAM translator writes for AWS::Serverless::HttpApi, so
+any route added to template.yaml is served without code here. Responses follow the v2 mapping
+rules; handler crashes and timeouts look like API Gateway's 500.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from tts_local.stack.functions import Invocation
+from tts_local.stack.naming import ACCOUNT_ID
+
+log = logging.getLogger(__name__)
+
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # HTTP API payload quota
+_ANY = "x-amazon-apigateway-any-method"
+_TEXT_TYPES = re.compile(
+    r"^(text/.*|application/(json|xml|javascript|x-www-form-urlencoded)|.*\+(json|xml))$"
+)
+_FUNCTION_IN_URI = re.compile(r"function:([A-Za-z0-9_-]+)")
+
+
+@dataclass(frozen=True)
+class Route:
+    api_id: str
+    method: str  # upper case, or ANY
+    path: str  # /orders/{id} or $default
+    function_name: str
+    pattern: re.Pattern[str]
+
+    @property
+    def route_key(self) -> str:
+        return "$default" if self.path == "$default" else f"{self.method} {self.path}"
+
+    @property
+    def rank(self) -> tuple[int, int, int]:
+        """API Gateway prefers literal paths, then {param}, then {greedy+}, then $default."""
+        greedy = "+}" in self.path
+        params = self.path.count("{")
+        return (self.path == "$default", greedy, params - len(self.path) / 1000)  # type: ignore[return-value]
+
+
+def routes_from_openapi(api_id: str, body: dict[str, Any]) -> list[Route]:
+    routes = []
+    for path, operations in (body.get("paths") or {}).items():
+        for method, operation in operations.items():
+            integration = operation.get("x-amazon-apigateway-integration") or {}
+            match = _FUNCTION_IN_URI.search(json.dumps(integration.get("uri", "")))
+            if match is None:
+                continue
+            verb = "ANY" if method == _ANY else method.upper()
+            routes.append(Route(api_id, verb, path, match.group(1), _path_pattern(path)))
+    return routes
+
+
+def _path_pattern(path: str) -> re.Pattern[str]:
+    if path == "$default":
+        return re.compile(r"^/.*$")
+    regex = ""
+    for part in re.split(r"(\{[^}]+\})", path):
+        if part.startswith("{") and part.endswith("+}"):
+            regex += f"(?P<{_group(part[1:-2])}>.+)"
+        elif part.startswith("{"):
+            regex += f"(?P<{_group(part[1:-1])}>[^/]+)"
+        else:
+            regex += re.escape(part)
+    return re.compile(f"^{regex}/?$")
+
+
+def _group(name: str) -> str:
+    return "p_" + re.sub(r"\W", "_", name)
+
+
+def _param_names(path: str) -> dict[str, str]:
+    names = re.findall(r"\{([^}+]+)\+?\}", path)
+    return {_group(name): name for name in names}
+
+
+class RouteTable:
+    def __init__(self, routes: list[Route]) -> None:
+        self.routes = sorted(routes, key=lambda route: route.rank)
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        for route in self.routes:
+            if route.method not in (method, "ANY"):
+                continue
+            found = route.pattern.match(path)
+            if found:
+                names = _param_names(route.path)
+                return route, {
+                    names[key]: unquote(value) for key, value in found.groupdict().items()
+                }
+        return None
+
+
+def is_text_content(content_type: str | None) -> bool:
+    if not content_type:
+        return False
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return bool(_TEXT_TYPES.match(media_type))
+
+
+def build_event(
+    *,
+    route: Route,
+    path_parameters: dict[str, str],
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    source_ip: str,
+) -> dict[str, Any]:
+    """An API Gateway HTTP API payload format 2.0 event."""
+    joined: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in headers:
+        key = name.lower()
+        if key == "cookie":
+            cookies.extend(part.strip() for part in value.split(";") if part.strip())
+            continue
+        joined[key] = f"{joined[key]},{value}" if key in joined else value
+    now = datetime.now(UTC)
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route.route_key,
+        "rawPath": raw_path,
+        "rawQueryString": raw_query,
+        "headers": joined,
+        "requestContext": {
+            "accountId": ACCOUNT_ID,
+            "apiId": route.api_id,
+            "domainName": joined.get("host", "127.0.0.1"),
+            "domainPrefix": joined.get("host", "127.0.0.1").split(".", 1)[0],
+            "http": {
+                "method": method,
+                "path": raw_path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": joined.get("user-agent", ""),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": route.route_key,
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
+        },
+        "isBase64Encoded": False,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    query: dict[str, str] = {}
+    for key, value in parse_qsl(raw_query, keep_blank_values=True):
+        query[key] = f"{query[key]},{value}" if key in query else value
+    if query:
+        event["queryStringParameters"] = query
+    if path_parameters:
+        event["pathParameters"] = path_parameters
+    if body:
+        if is_text_content(joined.get("content-type")):
+            event["body"] = body.decode("utf-8", errors="replace")
+        else:
+            event["body"] = base64.b64encode(body).decode()
+            event["isBase64Encoded"] = True
+    return event
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def gateway_error(status: HTTPStatus, message: str) -> HttpResponse:
+    return HttpResponse(
+        int(status),
+        [("content-type", "application/json")],
+        json.dumps({"message": message}).encode(),
+    )
+
+
+def map_response(invocation: Invocation) -> HttpResponse:
+    """The payload v2 response rules: a dict with statusCode is a full response, else a body."""
+    if not invocation.ok:
+        return gateway_error(HTTPStatus.INTERNAL_SERVER_ERROR, "Internal Server Error")
+    payload = invocation.payload
+    if not (isinstance(payload, dict) and "statusCode" in payload):
+        text = payload if isinstance(payload, str) else json.dumps(payload)
+        return HttpResponse(200, [("content-type", "application/json")], text.encode())
+    try:
+        status = int(payload["statusCode"])
+        headers = [(str(k), str(v)) for k, v in (payload.get("headers") or {}).items()]
+        for name, values in (payload.get("multiValueHeaders") or {}).items():
+            headers.extend((str(name), str(value)) for value in values)
+        headers.extend(("set-cookie", str(cookie)) for cookie in payload.get("cookies") or [])
+        body = payload.get("body") or ""
+        if not isinstance(body, str):
+            body = json.dumps(body)
+        raw = base64.b64decode(body) if payload.get("isBase64Encoded") else body.encode()
+    except (ValueError, TypeError):
+        log.warning("malformed Lambda proxy response: %r", payload)
+        return gateway_error(HTTPStatus.INTERNAL_SERVER_ERROR, "Internal Server Error")
+    if not any(name.lower() == "content-type" for name, _ in headers):
+        headers.append(("content-type", "application/json"))
+    return HttpResponse(status, headers, raw)
+
+
+Invoker = Callable[[str, Any], Invocation]  # (function physical name, event)
+AdminHandler = Callable[[str, str, bytes], HttpResponse | None]  # (method, path, body)
+
+
+class ApiServer:
+    """A ThreadingHTTPServer serving every route of every HTTP API in the template."""
+
+    ADMIN_PREFIX = "/_local/"
+
+    def __init__(self, routes: RouteTable, invoke: Invoker, admin: AdminHandler, port: int) -> None:
+        self.routes = routes
+        self._invoke = invoke
+        self._admin = admin
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="http-api", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def handle(
+        self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, source_ip: str
+    ) -> HttpResponse:
+        parts = urlsplit(target)
+        if parts.path.startswith(self.ADMIN_PREFIX):
+            response = self._admin(method, parts.path, body)
+            if response is not None:
+                return response
+        found = self.routes.match(method, parts.path)
+        if found is None:
+            return gateway_error(HTTPStatus.NOT_FOUND, "Not Found")
+        route, path_parameters = found
+        event = build_event(
+            route=route,
+            path_parameters=path_parameters,
+            method=method,
+            raw_path=parts.path,
+            raw_query=parts.query,
+            headers=headers,
+            body=body,
+            source_ip=source_ip,
+        )
+        started = time.monotonic()
+        response = map_response(self._invoke(route.function_name, event))
+        log.info(
+            "%s %s -> %s %d (%.0f ms)",
+            method,
+            parts.path,
+            route.function_name,
+            response.status,
+            (time.monotonic() - started) * 1000,
+        )
+        return response
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                if length > MAX_PAYLOAD_BYTES:
+                    self._send(
+                        gateway_error(
+                            HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "Request Entity Too Large"
+                        ),
+                        close=True,
+                    )
+                    return
+                body = self.rfile.read(length) if length else b""
+                response = server.handle(
+                    self.command,
+                    self.path,
+                    list(self.headers.items()),
+                    body,
+                    self.client_address[0],
+                )
+                self._send(response)
+
+            def _send(self, response: HttpResponse, close: bool = False) -> None:
+                self.send_response(response.status)
+                for name, value in response.headers:
+                    self.send_header(name, value)
+                self.send_header("content-length", str(len(response.body)))
+                self.send_header("apigw-requestid", str(uuid.uuid4()))
+                if close:
+                    self.send_header("connection", "close")
+                    self.close_connection = True
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(response.body)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
+
+            def log_message(self, format: str, *args: Any) -> None:
+                log.debug("http: " + format, *args)
+
+        return Handler
