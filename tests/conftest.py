@@ -43,8 +43,11 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
     """A moto server on loopback for the whole session; yields its endpoint URL."""
+    import logging
+
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
