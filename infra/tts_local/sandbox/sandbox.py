@@ -1,0 +1,381 @@
+"""The Python face of the sandbox, for tests and the local stack.
+
+with Sandbox("app-key", "app-secret", port=0) as sandbox:
+    demo = sandbox.seed_demo_data()
+    ... point the client at sandbox.url ...
+    sandbox.inject_fault("/order/202309/orders", "5xx", count=2)
+    assert sandbox.requests("/order/")[0]["query"]["shop_cipher"] == demo.shop.cipher
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from tts_local.sandbox.endpoints import SandboxOptions
+from tts_local.sandbox.faults import Fault, FaultBook, FaultKind, ShopThrottle
+from tts_local.sandbox.server import SandboxServer, serve_in_thread
+from tts_local.sandbox.state import (
+    ACCESS_TOKEN_TTL,
+    ORDER_STATUSES,
+    AuthCode,
+    DeliveryOption,
+    Grant,
+    LineItem,
+    Order,
+    Package,
+    Product,
+    SandboxState,
+    ShippingProvider,
+    Shop,
+    Sku,
+    Warehouse,
+)
+from tts_local.sandbox.webhooks import (
+    EVENT_TYPE_NUMBERS,
+    Delivery,
+    Notification,
+    Ordering,
+    WebhookSender,
+)
+
+REQUEST_LOG_LIMIT = 10_000
+UNSHIPPED = ("UNPAID", "ON_HOLD", "AWAITING_SHIPMENT", "CANCELLED")
+
+
+class Sandbox:
+    def __init__(
+        self,
+        app_key: str,
+        app_secret: str,
+        *,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        authorize_path: str = "/oauth/authorize",
+        service_id: str = "",
+        redirect_uri: str = "",
+        accept_zero_stock: bool = True,
+    ) -> None:
+        self.app_key = app_key
+        self.app_secret = app_secret
+        self.host = host
+        self.port = port
+        # The real consent page is https://services.tiktokshop.com/open/authorize?service_id=..
+        self.authorize_path = authorize_path
+        self.service_id = service_id
+        self.redirect_uri = redirect_uri
+        self.consent_shop_ids: list[str] = []  # empty: a consent grants every shop
+        self.options = SandboxOptions(accept_zero_stock=accept_zero_stock)
+        self.state = SandboxState()
+        self.faults = FaultBook()
+        self.throttle = ShopThrottle()
+        self.webhooks = WebhookSender(app_key, app_secret)
+        self.clock_offset = 0.0  # shifts TikTok's clock (timestamp window, token expiry)
+        self._log: list[dict[str, Any]] = []
+        self._log_lock = threading.Lock()
+        self._server: SandboxServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> Sandbox:
+        self._server = SandboxServer(self, self.host, self.port)
+        self.port = int(self._server.server_address[1])
+        self._thread = serve_in_thread(self._server)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def now(self) -> float:
+        return time.time() + self.clock_offset
+
+    # ------------------------------------------------------------------ seeding
+
+    def seed_shop(
+        self,
+        shop_id: str | None = None,
+        *,
+        name: str = "Sandbox Shop",
+        region: str = "US",
+        cipher: str | None = None,
+        qps: float | None = None,
+    ) -> Shop:
+        shop_id = shop_id or self.state.next_id()
+        shop = Shop(
+            id=shop_id,
+            name=name,
+            region=region,
+            cipher=cipher or f"ROW_{shop_id[-8:]}cipher",
+            code=f"{region}LC{shop_id[-6:]}",
+            qps=qps,
+        )
+        with self.state.lock:
+            self.state.shops[shop.id] = shop
+        return shop
+
+    def issue_token(self, shop_ids: Sequence[str], *, access_ttl: int = ACCESS_TOKEN_TTL) -> Grant:
+        """A seller authorization for these shops (as if consent + token/get had happened)."""
+        return self.state.issue_grant(list(shop_ids), now=self.now(), access_ttl=access_ttl)
+
+    def expire_access_token(self, access_token: str) -> None:
+        with self.state.lock:
+            self.state.grants[access_token].access_token_expire_in = int(self.now()) - 1
+
+    def create_auth_code(self, shop_ids: Sequence[str]) -> str:
+        code = AuthCode(
+            code=f"AC_{self.state.next_id()}", shop_ids=list(shop_ids), expires_at=self.now() + 600
+        )
+        with self.state.lock:
+            self.state.auth_codes[code.code] = code
+        return code.code
+
+    def seed_provider(self, provider_id: str, name: str) -> ShippingProvider:
+        provider = ShippingProvider(provider_id, name)
+        with self.state.lock:
+            self.state.providers[provider_id] = provider
+        return provider
+
+    def seed_delivery_option(
+        self, option_id: str, name: str, provider_ids: Sequence[str], *, type: str = "STANDARD"
+    ) -> DeliveryOption:
+        option = DeliveryOption(option_id, name, type, list(provider_ids))
+        with self.state.lock:
+            self.state.delivery_options[option_id] = option
+        return option
+
+    def seed_warehouse(
+        self,
+        shop_id: str,
+        warehouse_id: str | None = None,
+        *,
+        name: str = "Main warehouse",
+        type: str = "SALES_WAREHOUSE",
+        effect_status: str = "ENABLED",
+        is_default: bool = False,
+        delivery_option_ids: Sequence[str] = (),
+    ) -> Warehouse:
+        warehouse = Warehouse(
+            id=warehouse_id or self.state.next_id(),
+            shop_id=shop_id,
+            name=name,
+            type=type,
+            effect_status=effect_status,
+            is_default=is_default,
+            delivery_option_ids=list(delivery_option_ids),
+        )
+        with self.state.lock:
+            self.state.warehouses[warehouse.id] = warehouse
+        return warehouse
+
+    def seed_product(
+        self,
+        shop_id: str,
+        product_id: str | None = None,
+        *,
+        title: str = "Sandbox product",
+        skus: Sequence[dict[str, Any]] = (),
+    ) -> Product:
+        """skus: [{"id", "seller_sku", "stock": {warehouse_id: qty}, "price", "currency"}]."""
+        product = Product(
+            id=product_id or self.state.next_id(), shop_id=shop_id, title=title, skus={}
+        )
+        for spec in skus:
+            sku = Sku(
+                id=str(spec.get("id") or self.state.next_id()),
+                seller_sku=str(spec.get("seller_sku", "")),
+                stock={str(w): int(q) for w, q in dict(spec.get("stock", {})).items()},
+                price_amount=str(spec.get("price", "10.00")),
+                currency=str(spec.get("currency", "USD")),
+            )
+            product.skus[sku.id] = sku
+        with self.state.lock:
+            self.state.products[product.id] = product
+        return product
+
+    def seed_order(
+        self,
+        shop_id: str,
+        order_id: str | None = None,
+        *,
+        status: str = "AWAITING_SHIPMENT",
+        items: Sequence[dict[str, Any]] = (),
+        package_split: Sequence[Sequence[int]] | None = None,
+        create_time: int | None = None,
+        update_time: int | None = None,
+        recipient: dict[str, str] | None = None,
+        buyer_email: str = "buyer@example.com",
+        warehouse_id: str = "",
+    ) -> Order:
+        """items: [{"sku_id", "product_id", "seller_sku", "price", "currency"}];
+        package_split groups item indexes into packages (default: one package for all)."""
+        if status not in ORDER_STATUSES:
+            raise ValueError(f"unknown order status {status!r}")
+        now = int(self.now())
+        order = Order(
+            id=order_id or self.state.next_id("57"),
+            shop_id=shop_id,
+            status=status,
+            create_time=create_time or now,
+            update_time=update_time or create_time or now,
+            line_items=[
+                LineItem(
+                    id=self.state.next_id(),
+                    sku_id=str(i["sku_id"]),
+                    product_id=str(i.get("product_id", "")),
+                    seller_sku=str(i.get("seller_sku", "")),
+                    sale_price=str(i.get("price", "10.00")),
+                    currency=str(i.get("currency", "USD")),
+                )
+                for i in items
+            ],
+            recipient=recipient
+            or {
+                "name": "Alex Buyer",
+                "phone_number": "+1 555 0100",
+                "full_address": "1 Main St, Springfield, IL 62701, US",
+                "postal_code": "62701",
+                "region_code": "US",
+            },
+            buyer_email=buyer_email,
+            warehouse_id=warehouse_id,
+        )
+        with self.state.lock:
+            self.state.orders[order.id] = order
+            if status not in ("UNPAID", "ON_HOLD", "CANCELLED"):
+                groups = package_split or [list(range(len(order.line_items)))]
+                for group in groups:
+                    self._add_package(order, [order.line_items[i] for i in group])
+        return order
+
+    def _add_package(self, order: Order, items: list[LineItem]) -> Package:
+        shipped = order.status not in UNSHIPPED
+        package = Package(
+            id=self.state.next_id(),
+            shop_id=order.shop_id,
+            order_ids=[order.id],
+            status="FULFILLING" if shipped else "PROCESSING",
+            tracking_number=f"TRK{order.id[-8:]}" if shipped else "",
+            shipped_at=order.update_time if shipped else None,
+        )
+        self.state.packages[package.id] = package
+        for item in items:
+            item.package_id = package.id
+        return package
+
+    def set_order_status(self, order_id: str, status: str, *, notify: bool = True) -> Order:
+        """Move an order (as the buyer/TikTok would) and, if the shop registered an
+        ORDER_STATUS_CHANGE webhook, deliver it."""
+        if status not in ORDER_STATUSES:
+            raise ValueError(f"unknown order status {status!r}")
+        with self.state.lock:
+            order = self.state.orders[order_id]
+            order.status = status
+            order.update_time = max(order.update_time + 1, int(self.now()))
+            address = self.state.webhooks.get((order.shop_id, "ORDER_STATUS_CHANGE"))
+        if notify and address:
+            self.deliver_webhooks(address, [self.order_status_notification(order)])
+        return order
+
+    def set_shop_qps(self, shop_id: str, qps: float | None) -> None:
+        with self.state.lock:
+            self.state.shops[shop_id].qps = qps
+        self.throttle.reset(shop_id)
+
+    def reset(self) -> None:
+        """Forget all state, faults, throttle buckets and the request log."""
+        self.state = SandboxState()
+        self.faults.clear()
+        self.throttle.reset()
+        self.clear_requests()
+
+    def seed_demo_data(self) -> Any:
+        from tts_local.sandbox.seed import seed_demo_data
+
+        return seed_demo_data(self)
+
+    # ------------------------------------------------------------------ faults and log
+
+    def inject_fault(self, path: str, kind: FaultKind, count: int = 1, **options: Any) -> Fault:
+        """Next `count` calls to `path` (exact, or prefix ending in '*') fail as `kind`:
+        5xx (status=, code=), timeout (sleep_seconds=), 429 (retry_after=),
+        sku_errors (sku_ids=), token_expired."""
+        fault = Fault(path=path, kind=kind, remaining=count, **options)
+        self.faults.add(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    def record(self, **entry: Any) -> None:
+        body: bytes = entry.pop("body")
+        entry["body"] = body.decode("utf-8", errors="replace")
+        entry["at"] = time.time()
+        with self._log_lock:
+            entry["seq"] = len(self._log)
+            self._log.append(entry)
+            if len(self._log) > REQUEST_LOG_LIMIT:
+                del self._log[: len(self._log) - REQUEST_LOG_LIMIT]
+
+    def requests(self, path_prefix: str = "") -> list[dict[str, Any]]:
+        """Logged requests (method, path, query, headers, body, status, code), oldest first."""
+        with self._log_lock:
+            return [dict(e) for e in self._log if e["path"].startswith(path_prefix)]
+
+    def clear_requests(self) -> None:
+        with self._log_lock:
+            self._log.clear()
+
+    def snapshot(self) -> dict[str, Any]:
+        return self.state.snapshot() | {
+            "faults": self.faults.pending(),
+            "throttle": {"admitted": self.throttle.admitted, "throttled": self.throttle.throttled},
+        }
+
+    # ------------------------------------------------------------------ webhooks
+
+    def order_status_notification(self, order: Order) -> Notification:
+        return Notification(
+            type=EVENT_TYPE_NUMBERS["ORDER_STATUS_CHANGE"],
+            shop_id=order.shop_id,
+            data={
+                "order_id": order.id,
+                "order_status": order.status,
+                "is_on_hold_order": order.status == "ON_HOLD",
+                "update_time": order.update_time,
+            },
+        )
+
+    def deliver_webhooks(
+        self,
+        url: str,
+        notifications: Sequence[Notification],
+        *,
+        duplicates: int = 0,
+        ordering: Ordering = "as_given",
+        seed: int = 0,
+        bad_signature: bool = False,
+    ) -> list[Delivery]:
+        return self.webhooks.deliver(
+            url,
+            notifications,
+            duplicates=duplicates,
+            ordering=ordering,
+            seed=seed,
+            bad_signature=bad_signature,
+        )
