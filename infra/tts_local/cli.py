@@ -1,0 +1,210 @@
+"""`tts-sync`: developer commands. `tts-sync local` runs the whole system on loopback;
+`tts-sync webhook send FILE` delivers a signed webhook to a URL.
+
+The READY line `tts-sync local` prints is an interface: scripts parse it, so keep it stable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+log = logging.getLogger("tts_local.cli")
+
+LOCAL_APP_KEY = "local-app-key"
+LOCAL_APP_SECRET = "local-app-secret"  # noqa: S105 - a fixed local default, not a real secret
+CREDENTIALS_SECRET_ID = "AppCredentialsSecret"  # noqa: S105 - a logical id
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"port must be an integer, got {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be between 0 and 65535, got {port}")
+    return port
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"timeout must be a number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"timeout must be greater than 0, got {text}")
+    return value
+
+
+def _existing_file(text: str) -> Path:
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"no such file: {text}")
+    return path
+
+
+def _override(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(
+            f"parameter override must look like Key=Value, got {text!r}"
+        )
+    return key, value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tts-sync", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    local = commands.add_parser("local", help="run the whole stack on loopback (moto, no Docker)")
+    local.add_argument("--port", type=_port, default=3000, help="HTTP API port (0 = any free port)")
+    local.add_argument("--template", type=_existing_file, default="template.yaml")
+    local.add_argument(
+        "--parameter-overrides",
+        type=_override,
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="template parameters, e.g. Stage=dev",
+    )
+    local.add_argument("--demo", action="store_true", help="send a demo webhook burst after start")
+    local.add_argument("--verbose", action="store_true", help="stream function logs to stderr")
+
+    webhook = commands.add_parser("webhook", help="webhook tools")
+    webhook_commands = webhook.add_subparsers(
+        dest="webhook_command", required=True, metavar="ACTION"
+    )
+    send = webhook_commands.add_parser("send", help="sign FILE and POST it to --url")
+    send.add_argument("file", type=Path, metavar="FILE")
+    send.add_argument("--url", required=True)
+    send.add_argument("--timeout", type=_positive_seconds, default=5.0)
+    return parser
+
+
+def _app_credentials() -> tuple[str, str]:
+    return (
+        os.environ.get("TTS_APP_KEY") or LOCAL_APP_KEY,
+        os.environ.get("TTS_APP_SECRET") or LOCAL_APP_SECRET,
+    )
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # moto's request log and the HTTP libraries drown everything else, even in verbose mode.
+    for noisy in ("werkzeug", "botocore", "boto3", "urllib3", "httpx", "httpcore", "moto"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if verbose:
+        logging.getLogger("tts_local").setLevel(logging.DEBUG)
+
+
+def run_local(args: argparse.Namespace) -> int:
+    # Imported here: `tts-sync webhook send` should not pay for moto and the SAM translator.
+    from tts_local.stack import LocalStack
+    from tts_local.stack.intrinsics import IntrinsicError
+    from tts_local.stack.template_loader import TemplateError
+
+    _configure_logging(args.verbose)
+    stopping = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        stopping.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    stack = LocalStack(
+        args.template,
+        port=args.port,
+        parameter_overrides=dict(args.parameter_overrides),
+    )
+    try:
+        stack.start()
+    except (TemplateError, IntrinsicError) as exc:
+        print(f"tts-sync local: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"tts-sync local: error: cannot listen on port {args.port}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        app_key, app_secret = _app_credentials()
+        _store_app_credentials(stack, app_key, app_secret)
+        ready = stack.ready_info
+        sys.stdout.write("READY " + json.dumps(ready) + "\n")
+        sys.stdout.flush()
+        if args.demo and not stopping.is_set():
+            _run_demo(ready, app_key, app_secret)
+        stopping.wait()
+    finally:
+        stack.stop()
+    return 0
+
+
+def _store_app_credentials(stack: Any, app_key: str, app_secret: str) -> None:
+    if CREDENTIALS_SECRET_ID not in stack.resources:
+        return
+    stack.client("secretsmanager").put_secret_value(
+        SecretId=stack.physical_id(CREDENTIALS_SECRET_ID),
+        SecretString=json.dumps({"app_key": app_key, "app_secret": app_secret}),
+    )
+
+
+def _run_demo(ready: dict[str, Any], app_key: str, app_secret: str) -> None:
+    from tts_local.demo import run_demo  # another module's job; imported only when asked for
+
+    try:
+        status = run_demo(ready, app_key, app_secret)
+    except Exception:
+        log.exception("demo failed; the stack keeps running")
+        return
+    if status != 0:
+        log.warning("demo finished with status %d; the stack keeps running", status)
+
+
+def run_webhook_send(args: argparse.Namespace) -> int:
+    path: Path = args.file
+    if not path.is_file():
+        print(
+            f"tts-sync webhook send: error: FILE {str(path)!r} is not a readable file",
+            file=sys.stderr,
+        )
+        return 2
+    from tts_local.webhook_sender import send_file
+
+    app_key, app_secret = _app_credentials()
+    try:
+        status, body = send_file(path, args.url, app_key, app_secret, args.timeout)
+    except ValueError as exc:  # the sender rejects bodies it cannot sign (e.g. not JSON)
+        print(f"tts-sync webhook send: error: {path}: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # connection refused, timeout...: say what, not a traceback
+        print(f"tts-sync webhook send: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(status)
+    print(body)
+    return 0 if 200 <= status < 300 else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "local":
+        return run_local(args)
+    return run_webhook_send(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
