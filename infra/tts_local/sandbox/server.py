@@ -277,6 +277,12 @@ def consent_page(sandbox: Sandbox, query: dict[str, str]) -> Reply:
 
 
 def serve_in_thread(server: SandboxServer) -> threading.Thread:
-    thread = threading.Thread(target=server.serve_forever, name="tts-sandbox", daemon=True)
+    # A short poll interval keeps stop() fast (tests start and stop many sandboxes).
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},
+        name="tts-sandbox",
+        daemon=True,
+    )
     thread.start()
     return thread

@@ -32,6 +32,10 @@ class RateLimiter(Protocol):
         ...
 
 
+# Float refills land a hair under 1.0; without slack a waiter would spin on sub-ulp sleeps.
+TOKEN_EPSILON = 1e-9
+
+
 @dataclass(frozen=True)
 class BucketPolicy:
     rate_per_second: float = 5.0
@@ -76,7 +80,7 @@ class BucketState:
 
     def wait_for_token(self, policy: BucketPolicy) -> float:
         """Seconds until one token is available (0 when it is already)."""
-        if self.tokens >= 1.0:
+        if self.tokens >= 1.0 - TOKEN_EPSILON:
             return 0.0
         rate = policy.rate_per_second * self.factor
         return (1.0 - self.tokens) / rate
