@@ -6,7 +6,6 @@ clients, config, secrets) stay as isolated as in separate Lambda containers.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -95,16 +94,15 @@ class FunctionWorker:
         self._lock = threading.Lock()
         self._process: subprocess.Popen[str] | None = None
         self._replies: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        self._init_error: dict[str, Any] | None = None
         self._ready = False
         self._function_log = logging.getLogger(f"tts_local.function.{spec.logical_id}")
         self.restarts = 0
+        self._closed = False
 
     def start(self) -> None:
         cwd = self.spec.code_dir if self.spec.code_dir.is_dir() else Path.cwd()
         self._replies = queue.Queue()
         self._ready = False
-        self._init_error = None
         self._process = subprocess.Popen(
             [
                 sys.executable,
@@ -127,13 +125,19 @@ class FunctionWorker:
         ).start()
         threading.Thread(target=self._read_logs, args=(self._process.stderr,), daemon=True).start()
 
+    def terminate(self) -> None:
+        """Asks the container to go away without waiting (so many can stop in parallel)."""
+        self._closed = True
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+
     def stop(self) -> None:
+        self._closed = True
         process, self._process = self._process, None
         if process is None:
             return
-        if process.stdin:
-            with contextlib.suppress(OSError):
-                process.stdin.close()
+        if process.poll() is None:
+            process.terminate()
         try:
             process.wait(timeout=2)
         except subprocess.TimeoutExpired:
@@ -162,21 +166,18 @@ class FunctionWorker:
         return result
 
     def _invoke_locked(self, event: Any, request_id: str) -> dict[str, Any]:
+        if self._closed:
+            return _failure("Runtime.Stopped", "the local stack is shutting down")
         if self._process is None or self._process.poll() is not None:
             self._restart("worker was not running")
         if not self._ready:
-            ready = self._next_reply(INIT_TIMEOUT_SECONDS)
-            if ready is None:
+            # The init phase (imports, module-level setup) has its own limit, as in Lambda.
+            if self._next_reply(INIT_TIMEOUT_SECONDS) is None:
                 self._restart("init did not finish")
-                return {
-                    "ok": False,
-                    "error": {
-                        "errorType": "Runtime.InitError",
-                        "errorMessage": "init timed out or crashed",
-                    },
-                }
+                return _failure("Runtime.InitError", "init timed out or crashed")
             self._ready = True
-            self._init_error = None if ready.get("ready") else ready.get("error")
+        process = self._process
+        assert process is not None and process.stdin is not None
         deadline_ms = time.time() * 1000 + self.spec.timeout_seconds * 1000
         message = {
             "id": request_id,
@@ -185,35 +186,20 @@ class FunctionWorker:
             "request_id": request_id,
         }
         try:
-            assert self._process is not None and self._process.stdin is not None
-            self._process.stdin.write(json.dumps(message) + "\n")
-            self._process.stdin.flush()
+            process.stdin.write(json.dumps(message) + "\n")
+            process.stdin.flush()
         except (OSError, ValueError) as exc:
             self._restart("worker pipe broke")
-            return {
-                "ok": False,
-                "error": {"errorType": "Runtime.ExitError", "errorMessage": str(exc)},
-            }
+            return _failure("Runtime.ExitError", str(exc))
         reply = self._next_reply(self.spec.timeout_seconds + _IPC_GRACE_SECONDS)
-        if reply is None:
-            exited = self._process.poll() is not None
-            self._restart("worker exited" if exited else "invocation timed out")
-            if exited:
-                return {
-                    "ok": False,
-                    "error": {
-                        "errorType": "Runtime.ExitError",
-                        "errorMessage": "worker process exited",
-                    },
-                }
-            return {
-                "ok": False,
-                "error": {
-                    "errorType": "Sandbox.Timedout",
-                    "errorMessage": f"Task timed out after {self.spec.timeout_seconds:.2f} seconds",
-                },
-            }
-        return reply
+        if reply is not None:
+            return reply
+        if process.poll() is not None:
+            self._restart("worker exited")
+            return _failure("Runtime.ExitError", "worker process exited")
+        self._restart("invocation timed out")
+        timeout = self.spec.timeout_seconds
+        return _failure("Sandbox.Timedout", f"Task timed out after {timeout:.2f} seconds")
 
     def _next_reply(self, timeout: float) -> dict[str, Any] | None:
         try:
@@ -223,11 +209,13 @@ class FunctionWorker:
 
     def _restart(self, reason: str) -> None:
         """Kill the container and start a fresh one (its init runs while nobody waits)."""
-        log.warning("%s: restarting worker (%s)", self.spec.logical_id, reason)
         if self._process is not None and self._process.poll() is None:
             self._process.kill()
             self._process.wait()
         self._process = None
+        if self._closed:
+            return  # the stack is shutting down: no new container
+        log.warning("%s: restarting worker (%s)", self.spec.logical_id, reason)
         self.restarts += 1
         self.start()
 
@@ -245,3 +233,7 @@ class FunctionWorker:
         assert stream is not None
         for line in stream:
             self._function_log.info("%s", line.rstrip("\n"))
+
+
+def _failure(error_type: str, message: str) -> dict[str, Any]:
+    return {"ok": False, "error": {"errorType": error_type, "errorMessage": message}}

@@ -140,23 +140,26 @@ class LocalStack:
         log.info("local stack %s ready on %s", self.settings.stack_name, self.api_url)
 
     def stop(self) -> None:
-        """Stops pollers first (nothing new starts), then the API, workers and moto."""
+        """Stops pollers first (nothing new starts), then workers, the API and moto."""
         if self._scheduler:
             self._scheduler.stop()
         for mapping in self._mappings:
             mapping.stop()
+        for worker in self.workers.values():
+            worker.terminate()  # all at once: each may still be in its init phase
         if self._api:
             self._api.stop()
             self._api = None
         for worker in self.workers.values():
             worker.stop()
+        if self._moto:
+            # Stopping moto also ends a poller's pending long poll, so the joins below are short.
+            self._moto.stop()
+            self._moto = None
         for mapping in self._mappings:
             mapping.join(timeout=3)
         if self._scheduler:
             self._scheduler.join(timeout=2)
-        if self._moto:
-            self._moto.stop()
-            self._moto = None
 
     # ---------------------------------------------------------------- what tests and the CLI use
 

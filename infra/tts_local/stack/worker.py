@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -62,6 +63,8 @@ def _write(channel: TextIO, message: dict[str, Any]) -> None:
 
 def main() -> None:
     code_dir, handler_name = sys.argv[1], sys.argv[2]
+    # Ctrl-C in a terminal reaches the whole process group; the stack decides when workers stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     channel = os.fdopen(os.dup(sys.stdout.fileno()), "w")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     sys.stdout = sys.stderr

@@ -50,9 +50,14 @@ def eventually(probe: Callable[[], T | None], timeout: float = 15.0) -> T:
 
 
 def request(
-    stack: LocalStack, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    stack: LocalStack,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, dict[str, str], bytes]:
-    req = urllib.request.Request(stack.api_url + path, data=body, method=method, headers=headers or {})
+    url = stack.api_url + path  # always http://127.0.0.1:<port>
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})  # noqa: S310
     try:
         with urllib.request.urlopen(req, timeout=10) as response:  # noqa: S310 - loopback only
             return response.status, dict(response.headers), response.read()
@@ -61,10 +66,21 @@ def request(
 
 
 def attempts(stack: LocalStack, key: str) -> int:
-    item = stack.client("dynamodb").get_item(
-        TableName=stack.physical_id("SeenTable"), Key={"pk": {"S": key}}
-    ).get("Item")
+    item = (
+        stack.client("dynamodb")
+        .get_item(TableName=stack.physical_id("SeenTable"), Key={"pk": {"S": key}})
+        .get("Item")
+    )
     return int(item["attempts"]["N"]) if item else 0
+
+
+def seen_record(stack: LocalStack, key: str) -> dict[str, Any] | None:
+    item = (
+        stack.client("dynamodb")
+        .get_item(TableName=stack.physical_id("SeenTable"), Key={"pk": {"S": f"record#{key}"}})
+        .get("Item")
+    )
+    return json.loads(item["record"]["S"]) if item else None
 
 
 # ------------------------------------------------------------------------------------ resources
@@ -151,7 +167,9 @@ def test_json_body_arrives_as_text_in_a_v2_event(stack: LocalStack) -> None:
 
 def test_binary_or_untyped_body_arrives_base64(stack: LocalStack) -> None:
     payload = bytes(range(256))
-    _, _, body = request(stack, "POST", "/echo", payload, {"Content-Type": "application/octet-stream"})
+    _, _, body = request(
+        stack, "POST", "/echo", payload, {"Content-Type": "application/octet-stream"}
+    )
     event = json.loads(body)
     assert event["isBase64Encoded"] is True
     assert base64.b64decode(event["body"]) == payload
@@ -221,7 +239,10 @@ def test_each_function_has_its_own_environment_and_container(stack: LocalStack) 
     context = only_b["context"]
     assert context["function_name"] == name_b
     assert context["memory_limit_in_mb"] == 256
-    assert context["invoked_function_arn"] == f"arn:aws:lambda:us-east-1:123456789012:function:{name_b}"
+    assert (
+        context["invoked_function_arn"]
+        == f"arn:aws:lambda:us-east-1:123456789012:function:{name_b}"
+    )
     assert 2000 < context["remaining_ms"] <= 3000  # Timeout: 3 from Globals
     assert uuid.UUID(context["aws_request_id"])
 
@@ -245,7 +266,10 @@ def test_handler_exception_is_an_invocation_error(stack: LocalStack) -> None:
     result = stack.invoke("CrashFunction", {"routeKey": "x"})
     assert not result.ok
     assert result.error is not None
-    assert (result.error["errorType"], result.error["errorMessage"]) == ("RuntimeError", "fixture crash")
+    assert (result.error["errorType"], result.error["errorMessage"]) == (
+        "RuntimeError",
+        "fixture crash",
+    )
     assert stack.invoke("CrashFunction", {}).error is not None  # the worker survives
 
 
@@ -275,18 +299,30 @@ def test_sqs_partial_batch_failure_deletes_successes_and_dead_letters_the_failur
     assert attempts(stack, "sqs#ok-1") == 1
     assert attempts(stack, "sqs#ok-2") == 1
     assert attempts(stack, "sqs#fail-1") == 2
+    record = seen_record(stack, "sqs#ok-1")
+    assert record is not None
+    assert record["eventSource"] == "aws:sqs"
+    assert record["eventSourceARN"] == stack.resources["WorkQueue"].attributes["Arn"]
+    assert record["attributes"]["ApproximateReceiveCount"] == "1"
+    assert {"SentTimestamp", "ApproximateFirstReceiveTimestamp"} <= set(record["attributes"])
+    assert record["receiptHandle"] and record["md5OfBody"]
     left = sqs.get_queue_attributes(
         QueueUrl=stack.physical_id("WorkQueue"),
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
-    assert left == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}
+    assert left == {
+        "ApproximateNumberOfMessages": "0",
+        "ApproximateNumberOfMessagesNotVisible": "0",
+    }
 
 
 def test_stream_delivers_new_images_and_retries_from_the_failed_item(stack: LocalStack) -> None:
     dynamodb = stack.client("dynamodb")
     table = stack.physical_id("ItemsTable")
     for key, fail_times in (("A", 0), ("B", 1), ("C", 0)):
-        dynamodb.put_item(TableName=table, Item={"pk": {"S": key}, "fail_times": {"N": str(fail_times)}})
+        dynamodb.put_item(
+            TableName=table, Item={"pk": {"S": key}, "fail_times": {"N": str(fail_times)}}
+        )
 
     eventually(lambda: attempts(stack, "stream#C"))
     time.sleep(0.5)  # would expose a duplicate delivery of C
@@ -294,25 +330,21 @@ def test_stream_delivers_new_images_and_retries_from_the_failed_item(stack: Loca
     assert [attempts(stack, f"stream#{key}") for key in "ABC"] == [1, 2, 1]
 
 
-def test_stream_record_shape(stack: LocalStack) -> None:
-    record_event = {}
-
-    def capture() -> dict[str, Any] | None:
-        streams = stack.client("dynamodbstreams")
-        arn = stack.resources["ItemsTable"].attributes["StreamArn"]
-        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
-        iterator = streams.get_shard_iterator(
-            StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        records = streams.get_records(ShardIterator=iterator)["Records"]
-        return records[0] if records else None
-
-    record_event = eventually(capture)
-    assert record_event["eventName"] == "INSERT"
-    assert record_event["dynamodb"]["StreamViewType"] == "NEW_IMAGE"
-    # What the function receives: the same record plus eventSourceARN (checked via the mapping).
-    mapping = next(m for m in stack._mappings if m.logical_id.startswith("StreamConsumer"))
-    assert mapping.stream_arn == stack.resources["ItemsTable"].attributes["StreamArn"]
+def test_stream_record_has_the_lambda_shape(stack: LocalStack) -> None:
+    stack.client("dynamodb").put_item(
+        TableName=stack.physical_id("ItemsTable"), Item={"pk": {"S": "S1"}, "size": {"N": "3"}}
+    )
+    record = eventually(lambda: seen_record(stack, "stream#S1"))
+    assert record["eventName"] == "INSERT"
+    assert record["eventSource"] == "aws:dynamodb"
+    assert record["eventID"]
+    assert record["eventSourceARN"] == stack.resources["ItemsTable"].attributes["StreamArn"]
+    change = record["dynamodb"]
+    assert change["StreamViewType"] == "NEW_IMAGE"
+    assert change["Keys"] == {"pk": {"S": "S1"}}
+    assert change["NewImage"] == {"pk": {"S": "S1"}, "size": {"N": "3"}}
+    assert change["SequenceNumber"].isdigit()
+    assert abs(change["ApproximateCreationDateTime"] - time.time()) < 120
 
 
 def test_stream_poison_item_goes_to_the_on_failure_queue_after_retries(stack: LocalStack) -> None:
@@ -326,7 +358,9 @@ def test_stream_poison_item_goes_to_the_on_failure_queue_after_retries(stack: Lo
     )
     failure = json.loads(messages[0]["Body"])
     assert failure["requestContext"]["condition"] == "RetryAttemptsExhausted"
-    assert failure["requestContext"]["functionArn"].endswith(stack.physical_id("StreamConsumerFunction"))
+    assert failure["requestContext"]["functionArn"].endswith(
+        stack.physical_id("StreamConsumerFunction")
+    )
     info = failure["DDBStreamBatchInfo"]
     assert info["batchSize"] == 1
     assert info["streamArn"] == stack.resources["ItemsTable"].attributes["StreamArn"]
@@ -337,7 +371,9 @@ def test_stream_poison_item_goes_to_the_on_failure_queue_after_retries(stack: Lo
 
 
 def test_fire_schedule_now_sends_scheduled_event_or_input(stack: LocalStack) -> None:
-    rules = {rule: stack.resources[rule].properties["ScheduleExpression"] for rule in stack.schedules}
+    rules = {
+        rule: stack.resources[rule].properties["ScheduleExpression"] for rule in stack.schedules
+    }
     nightly = next(rule for rule, expression in rules.items() if expression.startswith("cron"))
     hourly = next(rule for rule, expression in rules.items() if expression.startswith("rate"))
 

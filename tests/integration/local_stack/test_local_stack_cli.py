@@ -1,0 +1,86 @@
+"""`tts-sync local` as users run it: a subprocess that prints one READY line and stops on a
+signal with exit code 0; plus the flag validation of both subcommands."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+
+FIXTURE_TEMPLATE = Path(__file__).parents[2] / "fixtures" / "local_stack" / "template.yaml"
+CLI = [sys.executable, "-m", "tts_local.cli"]
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_local_prints_ready_then_stops_cleanly(sig: signal.Signals) -> None:
+    env = {**os.environ, "TTS_APP_KEY": "key-from-env", "TTS_APP_SECRET": "secret-from-env"}
+    process = subprocess.Popen(
+        [
+            *CLI,
+            "local",
+            "--port",
+            "0",
+            "--template",
+            str(FIXTURE_TEMPLATE),
+            "--parameter-overrides",
+            "Stage=prod",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("READY "), line
+        ready = json.loads(line.removeprefix("READY "))
+        assert ready["api_url"].startswith("http://127.0.0.1:")
+        assert ready["aws_endpoint_url"].startswith("http://127.0.0.1:")
+        resources = ready["resources"]
+        assert resources["HttpApi"] == ready["api_url"]
+        assert resources["WorkQueue"].startswith(ready["aws_endpoint_url"])
+        assert "-EchoFunction-" in resources["EchoFunction"]
+
+        secrets = boto3.client("secretsmanager", endpoint_url=ready["aws_endpoint_url"])
+        secret = secrets.get_secret_value(SecretId=resources["AppCredentialsSecret"])
+        assert json.loads(secret["SecretString"]) == {
+            "app_key": "key-from-env",
+            "app_secret": "secret-from-env",
+        }
+        assert "/prod/" in secret["Name"]  # the override reached the template
+        process.send_signal(sig)
+        _, stderr = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
+
+
+def test_bad_port_is_rejected_precisely() -> None:
+    result = _run("local", "--port", "70000")
+    assert result.returncode == 2
+    assert "argument --port: port must be between 0 and 65535, got 70000" in result.stderr
+
+
+def test_missing_template_is_rejected_precisely(tmp_path: Path) -> None:
+    result = _run("local", "--template", str(tmp_path / "nope.yaml"))
+    assert result.returncode == 2
+    assert f"argument --template: no such file: {tmp_path / 'nope.yaml'}" in result.stderr
+
+
+def test_webhook_send_with_missing_file_exits_2(tmp_path: Path) -> None:
+    result = _run("webhook", "send", str(tmp_path / "missing.json"), "--url", "http://127.0.0.1:9/")
+    assert result.returncode == 2
+    assert "is not a readable file" in result.stderr
