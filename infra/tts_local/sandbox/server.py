@@ -66,6 +66,9 @@ class SandboxServer(ThreadingHTTPServer):
 class SandboxRequestHandler(BaseHTTPRequestHandler):
     # HTTP/1.1 keep-alive, so the client's connection reuse is exercised for real.
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle on, keep-alive clients wait ~40 ms for
+    # a delayed ACK on every reply.
+    disable_nagle_algorithm = True
     server: SandboxServer
 
     def log_message(self, format: str, *args: Any) -> None:
