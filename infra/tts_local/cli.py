@@ -140,6 +140,8 @@ def run_local(args: argparse.Namespace) -> int:
         print(f"tts-sync local: error: cannot listen on port {args.port}: {exc}", file=sys.stderr)
         return 1
     try:
+        # Anything in this process that builds a boto3 client (the demo, say) talks to moto.
+        os.environ.update(stack.client_environment())
         app_key, app_secret = _app_credentials()
         _store_app_credentials(stack, app_key, app_secret)
         ready = stack.ready_info
@@ -167,8 +169,9 @@ def _run_demo(ready: dict[str, Any], app_key: str, app_secret: str) -> None:
 
     try:
         status = run_demo(ready, app_key, app_secret)
-    except Exception:
-        log.exception("demo failed; the stack keeps running")
+    except Exception as exc:
+        log.error("demo failed (%s: %s); the stack keeps running", type(exc).__name__, exc)
+        log.debug("demo failure", exc_info=True)
         return
     if status != 0:
         log.warning("demo finished with status %d; the stack keeps running", status)

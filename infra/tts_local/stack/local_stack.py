@@ -17,7 +17,7 @@ from typing import Any
 
 from moto.server import ThreadedMotoServer
 
-from tts_local.stack.aws_clients import MotoClients
+from tts_local.stack.aws_clients import FAKE_CREDENTIALS, MotoClients
 from tts_local.stack.functions import FunctionSpec, FunctionWorker, Invocation, lambda_environment
 from tts_local.stack.http_api import (
     ApiServer,
@@ -186,6 +186,15 @@ class LocalStack:
             "api_url": self.api_url,
             "aws_endpoint_url": self.endpoint_url,
             "resources": resources,
+        }
+
+    def client_environment(self) -> dict[str, str]:
+        """Environment that points any boto3 client at this stack's moto, with fake credentials."""
+        return {
+            **FAKE_CREDENTIALS,
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_REGION": self.settings.region,
+            "AWS_DEFAULT_REGION": self.settings.region,
         }
 
     def physical_id(self, logical_id: str) -> str:
