@@ -32,7 +32,7 @@ class RateLimiter(Protocol):
         ...
 
 
-# Float refills land a hair under 1.0; without slack a waiter would spin on sub-ulp sleeps.
+# Float refills land a hair under a whole token; count that as a whole one.
 TOKEN_EPSILON = 1e-9
 
 
@@ -78,12 +78,14 @@ class BucketState:
             cooldown_until=max(cooldown, now) if factor < 1.0 else 0.0,
         )
 
-    def wait_for_token(self, policy: BucketPolicy) -> float:
-        """Seconds until one token is available (0 when it is already)."""
-        if self.tokens >= 1.0 - TOKEN_EPSILON:
-            return 0.0
-        rate = policy.rate_per_second * self.factor
-        return (1.0 - self.tokens) / rate
+    def reserved(self, policy: BucketPolicy) -> tuple[BucketState, float]:
+        """Take one token, going into debt if none is banked; returns the new state and how
+        long the caller must wait for its slot. Reserving (instead of "sleep, then retry")
+        gives each concurrent caller its own slot, so they do not wake up together and race."""
+        after = replace(self, tokens=self.tokens - 1.0)
+        if after.tokens >= -TOKEN_EPSILON:
+            return after, 0.0
+        return after, -after.tokens / (policy.rate_per_second * self.factor)
 
     def throttled(self, now: float, policy: BucketPolicy) -> BucketState:
         current = self.refilled(now, policy)
@@ -117,20 +119,16 @@ class InMemoryRateLimiter:
             return self._states.get(shop_id)
 
     def acquire(self, shop_id: str, deadline: Deadline) -> None:
-        while True:
-            with self._lock:
-                now = self._clock()
-                current = self._states.get(shop_id) or BucketState.fresh(self.policy, now)
-                current = current.refilled(now, self.policy)
-                wait = current.wait_for_token(self.policy)
-                if wait == 0.0:
-                    self._states[shop_id] = replace(current, tokens=current.tokens - 1.0)
-                    return
-                self._states[shop_id] = current
+        with self._lock:
+            now = self._clock()
+            current = self._states.get(shop_id) or BucketState.fresh(self.policy, now)
+            taken, wait = current.refilled(now, self.policy).reserved(self.policy)
             if wait > deadline():
                 raise RateLimitWaitExceededError(
                     "rate limiter could not grant a call before the deadline"
                 )
+            self._states[shop_id] = taken
+        if wait > 0:
             self._sleep(wait)
 
     def report_throttled(self, shop_id: str) -> None:

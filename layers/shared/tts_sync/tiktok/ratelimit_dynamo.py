@@ -62,24 +62,17 @@ class DynamoRateLimiter:
         while True:
             stored, version = self._read(shop_id)
             now = self._clock()
-            current = (stored or BucketState.fresh(self.policy, now)).refilled(now, self.policy)
-            wait = current.wait_for_token(self.policy)
-            if wait == 0.0:
-                taken = BucketState(
-                    tokens=current.tokens - 1.0,
-                    updated_at=current.updated_at,
-                    factor=current.factor,
-                    cooldown_until=current.cooldown_until,
-                )
-                if self._write(shop_id, taken, version):
-                    return
-                self._sleep(random.uniform(0, CONFLICT_PAUSE_SECONDS))  # noqa: S311
-                continue
+            current = stored or BucketState.fresh(self.policy, now)
+            taken, wait = current.refilled(now, self.policy).reserved(self.policy)
             if wait > deadline():
                 raise RateLimitWaitExceededError(
                     "rate limiter could not grant a call before the deadline"
                 )
-            self._sleep(wait)
+            if self._write(shop_id, taken, version):
+                if wait > 0:
+                    self._sleep(wait)  # our slot is reserved; nobody else will take it
+                return
+            self._sleep(random.uniform(0, CONFLICT_PAUSE_SECONDS))  # noqa: S311
 
     def report_throttled(self, shop_id: str) -> None:
         for _ in range(10):
