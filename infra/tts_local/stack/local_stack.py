@@ -15,8 +15,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from moto.server import ThreadedMotoServer
-
 from tts_local.stack.aws_clients import FAKE_CREDENTIALS, MotoClients
 from tts_local.stack.functions import FunctionSpec, FunctionWorker, Invocation, lambda_environment
 from tts_local.stack.http_api import (
@@ -26,6 +24,7 @@ from tts_local.stack.http_api import (
     gateway_error,
     routes_from_openapi,
 )
+from tts_local.stack.moto_process import MotoProcess
 from tts_local.stack.resources import Provisioner, Resource, StackIdentity
 from tts_local.stack.schedules import Schedule, Scheduler, ScheduleTarget
 from tts_local.stack.sqs_mapping import SqsMapping
@@ -77,7 +76,7 @@ class LocalStack:
             **(parameter_overrides or {}),
         }
         self._env_overrides = dict(function_env_overrides or {})
-        self._moto: ThreadedMotoServer | None = None
+        self._moto: MotoProcess | None = None
         self._api: ApiServer | None = None
         self._scheduler: Scheduler | None = None
         self._mappings: list[SqsMapping | StreamMapping] = []
@@ -111,10 +110,8 @@ class LocalStack:
         template = load_template(self.template_path, self.settings.region)
         # Bind the API port first: a busy port should fail before anything else starts.
         self._api = ApiServer(RouteTable([]), self._invoke_by_name, self._admin, self._port)
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self._moto.start()
-        host, moto_port = self._moto.get_host_and_port()
-        self.clients = MotoClients(f"http://{host}:{moto_port}", self.settings.region)
+        self._moto = MotoProcess()
+        self.clients = MotoClients(self._moto.start(), self.settings.region)
         log.info("moto listening on %s", self.clients.endpoint_url)
 
         identity = StackIdentity(self.settings.stack_name, self.settings.region, self._api.url)

@@ -25,7 +25,7 @@ T = TypeVar("T")
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
     settings = StackSettings(
-        stack_name=f"fixture-{uuid.uuid4().hex[:6]}",  # moto state is per process: stay unique
+        stack_name="fixture",
         sqs_wait_seconds=1,
         stream_poll_seconds=0.2,
     )
