@@ -42,6 +42,8 @@ class Route:
     path: str  # /orders/{id} or $default
     function_name: str
     pattern: re.Pattern[str]
+    payload_version: str = "2.0"  # "1.0" for REST APIs and HTTP API routes that ask for it
+    rest: bool = False  # an AWS::ApiGateway::RestApi route: REST's error bodies and stage
 
     @property
     def route_key(self) -> str:
@@ -55,7 +57,8 @@ class Route:
         return (self.path == "$default", greedy, params - len(self.path) / 1000)  # type: ignore[return-value]
 
 
-def routes_from_openapi(api_id: str, body: dict[str, Any]) -> list[Route]:
+def routes_from_openapi(api_id: str, body: dict[str, Any], *, rest: bool = False) -> list[Route]:
+    """Lambda proxy routes of one API's OpenAPI/Swagger body (as the SAM translator writes it)."""
     routes = []
     for path, operations in (body.get("paths") or {}).items():
         for method, operation in operations.items():
@@ -64,7 +67,10 @@ def routes_from_openapi(api_id: str, body: dict[str, Any]) -> list[Route]:
             if match is None:
                 continue
             verb = "ANY" if method == _ANY else method.upper()
-            routes.append(Route(api_id, verb, path, match.group(1), _path_pattern(path)))
+            version = "1.0" if rest else str(integration.get("payloadFormatVersion", "2.0"))
+            routes.append(
+                Route(api_id, verb, path, match.group(1), _path_pattern(path), version, rest)
+            )
     return routes
 
 
@@ -180,6 +186,64 @@ def build_event(
     return event
 
 
+def build_event_v1(
+    *,
+    route: Route,
+    path_parameters: dict[str, str],
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    source_ip: str,
+) -> dict[str, Any]:
+    """A payload format 1.0 event (REST APIs, and HTTP API routes set to 1.0)."""
+    single: dict[str, str] = {}
+    multi: dict[str, list[str]] = {}
+    for name, value in headers:
+        single[name] = value
+        multi.setdefault(name, []).append(value)
+    query: dict[str, list[str]] = {}
+    for key, value in parse_qsl(raw_query, keep_blank_values=True):
+        query.setdefault(key, []).append(value)
+    stage = "Prod" if route.rest else "$default"
+    now = datetime.now(UTC)
+    content_type = next((v for k, v in headers if k.lower() == "content-type"), None)
+    # REST APIs without binaryMediaTypes pass every body as text; HTTP APIs use the type rule.
+    as_text = route.rest or is_text_content(content_type)
+    encoded: str | None = None
+    if body:
+        encoded = body.decode("utf-8", "replace") if as_text else base64.b64encode(body).decode()
+    return {
+        "version": "1.0",
+        "resource": route.path,
+        "path": raw_path,
+        "httpMethod": method,
+        "headers": single,
+        "multiValueHeaders": multi,
+        "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
+        "multiValueQueryStringParameters": query or None,
+        "pathParameters": path_parameters or None,
+        "stageVariables": None,
+        "requestContext": {
+            "accountId": ACCOUNT_ID,
+            "apiId": route.api_id,
+            "domainName": single.get("Host", "127.0.0.1"),
+            "httpMethod": method,
+            "identity": {"sourceIp": source_ip, "userAgent": single.get("User-Agent", "")},
+            "path": raw_path if stage == "$default" else f"/{stage}{raw_path}",
+            "protocol": "HTTP/1.1",
+            "requestId": str(uuid.uuid4()),
+            "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "requestTimeEpoch": int(now.timestamp() * 1000),
+            "resourcePath": route.path,
+            "stage": stage,
+        },
+        "body": encoded,
+        "isBase64Encoded": bool(body) and not as_text,
+    }
+
+
 @dataclass(frozen=True)
 class HttpResponse:
     status: int
@@ -195,12 +259,22 @@ def gateway_error(status: HTTPStatus, message: str) -> HttpResponse:
     )
 
 
-def map_response(invocation: Invocation) -> HttpResponse:
-    """The payload v2 response rules: a dict with statusCode is a full response, else a body."""
+def _integration_error(route: Route) -> HttpResponse:
+    if route.rest:
+        return gateway_error(HTTPStatus.BAD_GATEWAY, "Internal server error")
+    return gateway_error(HTTPStatus.INTERNAL_SERVER_ERROR, "Internal Server Error")
+
+
+def map_response(invocation: Invocation, route: Route) -> HttpResponse:
+    """v2: a dict with statusCode is a full response, anything else is a 200 JSON body.
+    v1: the function must return a full response, else API Gateway reports a bad integration."""
     if not invocation.ok:
-        return gateway_error(HTTPStatus.INTERNAL_SERVER_ERROR, "Internal Server Error")
+        return _integration_error(route)
     payload = invocation.payload
-    if not (isinstance(payload, dict) and "statusCode" in payload):
+    has_status = isinstance(payload, dict) and "statusCode" in payload
+    if not has_status and route.payload_version == "1.0":
+        return _integration_error(route)
+    if not has_status:
         text = payload if isinstance(payload, str) else json.dumps(payload)
         return HttpResponse(200, [("content-type", "application/json")], text.encode())
     try:
@@ -215,7 +289,7 @@ def map_response(invocation: Invocation) -> HttpResponse:
         raw = base64.b64decode(body) if payload.get("isBase64Encoded") else body.encode()
     except (ValueError, TypeError):
         log.warning("malformed Lambda proxy response: %r", payload)
-        return gateway_error(HTTPStatus.INTERNAL_SERVER_ERROR, "Internal Server Error")
+        return _integration_error(route)
     if not any(name.lower() == "content-type" for name, _ in headers):
         headers.append(("content-type", "application/json"))
     return HttpResponse(status, headers, raw)
@@ -268,7 +342,8 @@ class ApiServer:
         if found is None:
             return gateway_error(HTTPStatus.NOT_FOUND, "Not Found")
         route, path_parameters = found
-        event = build_event(
+        builder = build_event if route.payload_version == "2.0" else build_event_v1
+        event = builder(
             route=route,
             path_parameters=path_parameters,
             method=method,
@@ -279,7 +354,7 @@ class ApiServer:
             source_ip=source_ip,
         )
         started = time.monotonic()
-        response = map_response(self._invoke(route.function_name, event))
+        response = map_response(self._invoke(route.function_name, event), route)
         log.info(
             "%s %s -> %s %d (%.0f ms)",
             method,

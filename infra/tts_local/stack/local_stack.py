@@ -43,6 +43,8 @@ _LISTED_TYPES = {
     "AWS::SSM::Parameter",
     "AWS::Lambda::Function",
     "AWS::ApiGatewayV2::Api",
+    "AWS::ApiGateway::RestApi",
+    "AWS::Scheduler::Schedule",
 }
 
 
@@ -123,9 +125,11 @@ class LocalStack:
             self._start_worker(resource, template.code_dirs.get(resource.logical_id))
         routes = [
             route
-            for resource in self._of_type("AWS::ApiGatewayV2::Api")
+            for resource in self._of_type("AWS::ApiGatewayV2::Api", "AWS::ApiGateway::RestApi")
             for route in routes_from_openapi(
-                resource.physical_id, resource.properties.get("Body") or {}
+                resource.physical_id,
+                resource.properties.get("Body") or {},
+                rest=resource.type == "AWS::ApiGateway::RestApi",
             )
         ]
         self._api.routes = RouteTable(routes)
@@ -177,7 +181,7 @@ class LocalStack:
         for logical_id, resource in self.resources.items():
             if resource.type not in _LISTED_TYPES:
                 continue
-            is_api = resource.type == "AWS::ApiGatewayV2::Api"
+            is_api = resource.type in ("AWS::ApiGatewayV2::Api", "AWS::ApiGateway::RestApi")
             resources[logical_id] = self.api_url if is_api else resource.physical_id
         return {
             "api_url": self.api_url,
@@ -217,8 +221,8 @@ class LocalStack:
 
     # ---------------------------------------------------------------- wiring
 
-    def _of_type(self, resource_type: str) -> list[Resource]:
-        return [r for r in self.resources.values() if r.type == resource_type]
+    def _of_type(self, *resource_types: str) -> list[Resource]:
+        return [r for r in self.resources.values() if r.type in resource_types]
 
     def _start_worker(self, resource: Resource, code_dir: Path | None) -> None:
         props = resource.properties
@@ -306,6 +310,22 @@ class LocalStack:
             )
             for rule in self._of_type("AWS::Events::Rule")
             if rule.properties.get("ScheduleExpression")
+        ]
+        # EventBridge Scheduler has one target and sends its Input verbatim ({} when unset).
+        schedules += [
+            Schedule(
+                logical_id=schedule.logical_id,
+                rule_arn=schedule.attributes["Arn"],
+                expression=str(schedule.properties["ScheduleExpression"]),
+                enabled=schedule.properties.get("State", "ENABLED") == "ENABLED",
+                targets=[
+                    ScheduleTarget(
+                        str(schedule.properties["Target"]["Arn"]),
+                        schedule.properties["Target"].get("Input", "{}"),
+                    )
+                ],
+            )
+            for schedule in self._of_type("AWS::Scheduler::Schedule")
         ]
         self._scheduler = Scheduler(
             schedules, self._deliver, self.settings.region, self.settings.schedule_tick_seconds

@@ -375,17 +375,21 @@ def _create_mapping(p: Provisioner, logical_id: str, props: dict[str, Any]) -> R
     )
 
 
-def _create_http_api(p: Provisioner, logical_id: str, props: dict[str, Any]) -> Resource:
+def _create_api(p: Provisioner, logical_id: str, props: dict[str, Any]) -> Resource:
+    """HTTP and REST APIs: served by the local API server; Ref is the API id."""
     api_id = stable_suffix(
         p.identity.name, logical_id, length=10, alphabet="abcdefghijklmnopqrstuvwxyz0123456789"
     )
-    return Resource(
-        logical_id,
-        "AWS::ApiGatewayV2::Api",
-        api_id,
-        {"ApiId": api_id, "ApiEndpoint": p.identity.api_url},
-        props,
-    )
+    resource_type = p.template.resources[logical_id]["Type"]
+    attributes = {"ApiId": api_id, "ApiEndpoint": p.identity.api_url, "RootResourceId": api_id}
+    return Resource(logical_id, resource_type, api_id, attributes, props)
+
+
+def _create_scheduler_schedule(p: Provisioner, logical_id: str, props: dict[str, Any]) -> Resource:
+    """EventBridge Scheduler (SAM ScheduleV2): run by the local scheduler, not created in moto."""
+    name = p.name_for(logical_id, props.get("Name"))
+    schedule_arn = arn("scheduler", p.identity.region, f"schedule/default/{name}")
+    return Resource(logical_id, "AWS::Scheduler::Schedule", name, {"Arn": schedule_arn}, props)
 
 
 def _alias_of_function(p: Provisioner, logical_id: str, props: dict[str, Any]) -> Resource:
@@ -411,7 +415,9 @@ CREATORS: dict[str, Creator] = {
     "AWS::SSM::Parameter": _create_parameter,
     "AWS::Lambda::Function": _create_function,
     "AWS::Lambda::EventSourceMapping": _create_mapping,
-    "AWS::ApiGatewayV2::Api": _create_http_api,
+    "AWS::ApiGatewayV2::Api": _create_api,
+    "AWS::ApiGateway::RestApi": _create_api,
+    "AWS::Scheduler::Schedule": _create_scheduler_schedule,
     "AWS::Lambda::Version": _alias_of_function,
     "AWS::Lambda::Alias": _alias_of_function,
 }

@@ -164,7 +164,12 @@ class Scheduler:
 
     def start(self) -> None:
         for schedule in self.schedules.values():
-            next_fire_time(schedule.expression, self._started, self._started)  # fail fast on typos
+            try:
+                next_fire_time(schedule.expression, self._started, self._started)
+            except (ScheduleError, ValueError) as exc:
+                # The stack still starts; the rule can be fired by hand.
+                log.warning("schedule %s will not run on its own: %s", schedule.logical_id, exc)
+                schedule.enabled = False
         self._thread.start()
 
     def stop(self) -> None:

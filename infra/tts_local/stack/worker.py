@@ -44,7 +44,7 @@ def _load_handler(code_dir: str, handler: str) -> Any:
     # Lambda puts the function's code folder first on sys.path; mimicking that is the point here.
     sys.path.insert(0, code_dir)
     module_name, _, function_name = handler.rpartition(".")
-    module = importlib.import_module(module_name)
+    module = importlib.import_module(module_name.replace("/", "."))  # "src/app.handler" works too
     return getattr(module, function_name)
 
 

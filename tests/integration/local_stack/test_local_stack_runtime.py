@@ -199,6 +199,29 @@ def test_plain_return_value_becomes_200_json(stack: LocalStack) -> None:
     assert json.loads(body) == {"hello": "world"}
 
 
+def test_rest_api_and_v1_routes_get_payload_1_0_events(stack: LocalStack) -> None:
+    status, _, body = request(
+        stack, "POST", "/legacy/bob?x=1&x=2", b"raw words", {"Content-Type": "text/plain"}
+    )
+    assert status == 201
+    event = json.loads(body)
+    assert event["resource"] == "/legacy/{name}"
+    assert event["path"] == "/legacy/bob"
+    assert event["httpMethod"] == "POST"
+    assert event["pathParameters"] == {"name": "bob"}
+    assert event["queryStringParameters"] == {"x": "2"}
+    assert event["multiValueQueryStringParameters"] == {"x": ["1", "2"]}
+    assert event["body"] == "raw words"
+    assert event["isBase64Encoded"] is False
+    assert event["requestContext"]["stage"] == "Prod"
+    assert event["requestContext"]["resourcePath"] == "/legacy/{name}"
+
+    status, _, body = request(stack, "GET", "/v1?a=b")
+    event = json.loads(body)
+    assert (status, event["version"], event["requestContext"]["stage"]) == (201, "1.0", "$default")
+    assert event["body"] is None
+
+
 def test_unknown_route_crash_and_oversize_answer_like_api_gateway(stack: LocalStack) -> None:
     assert request(stack, "GET", "/nowhere")[::2] == (404, b'{"message": "Not Found"}')
     assert request(stack, "GET", "/echo")[0] == 404  # route exists for POST only
@@ -388,3 +411,7 @@ def test_fire_schedule_now_sends_scheduled_event_or_input(stack: LocalStack) -> 
     assert status == 200
     assert json.loads(body)["results"][0]["payload"] == {"received": {"job": "hourly"}}
     assert request(stack, "POST", "/_local/schedules/NoSuchRule")[0] == 404
+
+    weekly = next(name for name in stack.schedules if name.endswith("Weekly"))
+    [result] = stack.fire_schedule(weekly)  # EventBridge Scheduler (ScheduleV2): Input verbatim
+    assert result["payload"] == {"received": {"job": "weekly"}}
