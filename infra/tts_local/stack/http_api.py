@@ -50,11 +50,9 @@ class Route:
         return "$default" if self.path == "$default" else f"{self.method} {self.path}"
 
     @property
-    def rank(self) -> tuple[int, int, int]:
+    def rank(self) -> tuple[bool, bool, int, int]:
         """API Gateway prefers literal paths, then {param}, then {greedy+}, then $default."""
-        greedy = "+}" in self.path
-        params = self.path.count("{")
-        return (self.path == "$default", greedy, params - len(self.path) / 1000)  # type: ignore[return-value]
+        return (self.path == "$default", "+}" in self.path, self.path.count("{"), -len(self.path))
 
 
 def routes_from_openapi(api_id: str, body: dict[str, Any], *, rest: bool = False) -> list[Route]:
