@@ -38,7 +38,7 @@ class SqsMapping:
         self.reports_failures = "ReportBatchItemFailures" in (
             properties.get("FunctionResponseTypes") or []
         )
-        self.enabled = bool(properties.get("Enabled", True))
+        self.enabled = str(properties.get("Enabled", True)).lower() != "false"
         self._filters = compile_filters(properties.get("FilterCriteria"))
         self._invoke = invoke
         self._sqs = clients.client("sqs")

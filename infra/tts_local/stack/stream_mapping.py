@@ -52,7 +52,7 @@ class StreamMapping:
         self.reports_failures = "ReportBatchItemFailures" in (
             properties.get("FunctionResponseTypes") or []
         )
-        self.enabled = bool(properties.get("Enabled", True))
+        self.enabled = str(properties.get("Enabled", True)).lower() != "false"
         on_failure = (properties.get("DestinationConfig") or {}).get("OnFailure") or {}
         self.failure_destination: str | None = on_failure.get("Destination")
         self._filters = compile_filters(properties.get("FilterCriteria"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -72,6 +73,18 @@ def test_bad_port_is_rejected_precisely() -> None:
     result = _run("local", "--port", "70000")
     assert result.returncode == 2
     assert "argument --port: port must be between 0 and 65535, got 70000" in result.stderr
+
+
+def test_busy_port_is_reported_without_a_traceback() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _run("local", "--port", str(port), "--template", str(FIXTURE_TEMPLATE))
+    assert result.returncode == 1
+    assert f"cannot listen on port {port}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "READY" not in result.stdout
 
 
 def test_missing_template_is_rejected_precisely(tmp_path: Path) -> None:
