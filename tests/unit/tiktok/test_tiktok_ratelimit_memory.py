@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tts_sync.tiktok.errors import RateLimitWaitExceededError
 from tts_sync.tiktok.ratelimit import BucketPolicy, InMemoryRateLimiter
@@ -78,10 +80,42 @@ def test_throttle_halves_rate_for_cooldown_then_recovers_gradually() -> None:
     assert state is not None and state.factor == pytest.approx(1.0)
 
 
+def test_a_burst_of_429s_halves_once() -> None:
+    fake = FakeTime()
+    bucket = limiter(BucketPolicy(rate_per_second=10), fake)
+    for _ in range(6):  # six workers got a 429 for the same overshoot
+        bucket.report_throttled("shop")
+    state = bucket.state("shop")
+    assert state is not None and state.factor == pytest.approx(0.5)
+
+
 def test_repeated_throttling_is_floored() -> None:
     fake = FakeTime()
     bucket = limiter(BucketPolicy(rate_per_second=10, min_factor=0.1), fake)
     for _ in range(10):
         bucket.report_throttled("shop")
+        fake.now += 2  # separate signals, each after the re-penalty window
     state = bucket.state("shop")
     assert state is not None and state.factor == pytest.approx(0.1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    gaps=st.lists(st.floats(0, 0.5), min_size=1, max_size=60),
+    rate=st.floats(1, 50),
+    burst=st.integers(1, 10),
+)
+def test_grants_never_exceed_burst_plus_rate_in_any_window(
+    gaps: list[float], rate: float, burst: int
+) -> None:
+    fake = FakeTime()
+    bucket = limiter(BucketPolicy(rate_per_second=rate, burst=burst), fake)
+    granted: list[float] = []
+    for gap in gaps:
+        fake.now += gap
+        bucket.acquire("shop", forever)
+        granted.append(fake.now)  # the caller proceeds once acquire returns
+    for i, start in enumerate(granted):
+        for j in range(i, len(granted)):
+            window = granted[j] - start
+            assert j - i + 1 <= burst + rate * window + 1e-6

@@ -45,6 +45,7 @@ class BucketPolicy:
     min_factor: float = 0.1
     cooldown_seconds: float = 10.0
     recovery_per_second: float = 0.05  # fraction of the full rate regained per second
+    repenalty_after_seconds: float = 1.0  # 429s closer together than this halve only once
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,10 @@ class BucketState:
 
     def throttled(self, now: float, policy: BucketPolicy) -> BucketState:
         current = self.refilled(now, policy)
+        # Concurrent callers see the same burst of 429s; count it as one signal, not N halvings.
+        last_penalty = current.cooldown_until - policy.cooldown_seconds
+        if current.factor < 1.0 and now - last_penalty < policy.repenalty_after_seconds:
+            return replace(current, tokens=min(current.tokens, 0.0))
         return replace(
             current,
             factor=max(policy.min_factor, current.factor * policy.throttle_factor),
