@@ -32,15 +32,15 @@ def _client(service: str, profile: str = "default") -> Any:
 
 
 def dynamodb_client(*, fast: bool = False) -> DynamoDBClient:
-    return _client("dynamodb", "fast" if fast else "default")  # type: ignore[no-any-return]
+    return _client("dynamodb", "fast" if fast else "default")
 
 
 def secretsmanager_client() -> SecretsManagerClient:
-    return _client("secretsmanager")  # type: ignore[no-any-return]
+    return _client("secretsmanager")
 
 
 def sqs_client() -> SQSClient:
-    return _client("sqs")  # type: ignore[no-any-return]
+    return _client("sqs")
 
 
 def reset_clients() -> None:

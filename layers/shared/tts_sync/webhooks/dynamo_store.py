@@ -16,6 +16,7 @@ from tts_sync.webhooks.intake import QuarantinedDelivery, StoredEvent
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 
 class DynamoEventStore:
@@ -26,7 +27,7 @@ class DynamoEventStore:
 
     def put_if_absent(self, event: StoredEvent) -> bool:
         envelope = event.envelope
-        item = {
+        item: dict[str, AttributeValueTypeDef] = {
             "pk": {"S": event.event_key},
             "event_type": {"N": str(envelope.type)},
             "event_type_name": {"S": envelope.type_name},
@@ -54,7 +55,7 @@ class DynamoEventStore:
 
     def quarantine(self, delivery: QuarantinedDelivery) -> None:
         # Keyed by the body's hash: TikTok's retries of the same bad body land on one record.
-        item = {
+        item: dict[str, AttributeValueTypeDef] = {
             "pk": {"S": f"webhook:{delivery.body_sha256}"},
             "source": {"S": "webhook"},
             "reason": {"S": delivery.reason},
