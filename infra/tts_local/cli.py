@@ -114,6 +114,7 @@ def run_local(args: argparse.Namespace) -> int:
     # Imported here: `tts-sync webhook send` should not pay for moto and the SAM translator.
     from tts_local.stack import LocalStack
     from tts_local.stack.intrinsics import IntrinsicError
+    from tts_local.stack.resources import ProvisioningError
     from tts_local.stack.template_loader import TemplateError
 
     _configure_logging(args.verbose)
@@ -133,11 +134,15 @@ def run_local(args: argparse.Namespace) -> int:
     )
     try:
         stack.start()
-    except (TemplateError, IntrinsicError) as exc:
+    except (TemplateError, IntrinsicError, ProvisioningError) as exc:
         print(f"tts-sync local: error: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
         print(f"tts-sync local: error: cannot listen on port {args.port}: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        log.debug("start failed", exc_info=True)
+        print(f"tts-sync local: error: cannot start: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     try:
         # Anything in this process that builds a boto3 client (the demo, say) talks to moto.

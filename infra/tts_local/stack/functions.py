@@ -177,7 +177,8 @@ class FunctionWorker:
                 return _failure("Runtime.InitError", "init timed out or crashed")
             self._ready = True
         process = self._process
-        assert process is not None and process.stdin is not None
+        if process is None or process.stdin is None:  # shutdown began while we waited
+            return _failure("Runtime.Stopped", "the local stack is shutting down")
         deadline_ms = time.time() * 1000 + self.spec.timeout_seconds * 1000
         message = {
             "id": request_id,

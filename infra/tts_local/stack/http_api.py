@@ -325,7 +325,8 @@ class ApiServer:
         self._thread.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread is not None:  # shutdown() would wait forever for a loop never started
+            self._server.shutdown()
         self._server.server_close()
 
     def handle(

@@ -73,7 +73,6 @@ class LocalStack:
         self.settings = settings or StackSettings()
         self._port = port
         self._parameter_overrides = {
-            "Stage": "dev",
             **self.settings.parameter_overrides,
             **(parameter_overrides or {}),
         }
@@ -117,7 +116,10 @@ class LocalStack:
         log.info("moto listening on %s", self.clients.endpoint_url)
 
         identity = StackIdentity(self.settings.stack_name, self.settings.region, self._api.url)
-        provisioner = Provisioner(template, identity, self.clients, self._parameter_overrides)
+        overrides = dict(self._parameter_overrides)
+        if "Stage" in template.parameters:
+            overrides.setdefault("Stage", template.parameters["Stage"].get("Default", "dev"))
+        provisioner = Provisioner(template, identity, self.clients, overrides)
         self.resources = provisioner.provision_all()
         self.outputs = provisioner.outputs()
 

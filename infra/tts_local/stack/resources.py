@@ -12,12 +12,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from tts_local.stack.aws_clients import MotoClients
 from tts_local.stack.intrinsics import IntrinsicError, Resolver
 from tts_local.stack.naming import ACCOUNT_ID, arn, physical_name, stable_suffix
 from tts_local.stack.template_loader import ExpandedTemplate
 
 log = logging.getLogger(__name__)
+
+
+class ProvisioningError(Exception):
+    """A resource could not be created in moto; the message names it."""
 
 
 @dataclass
@@ -103,7 +109,10 @@ class Provisioner:
                 resource = self._placeholder(logical_id, definition)
             else:
                 properties = self.resolver.resolve(definition.get("Properties", {})) or {}
-                resource = creator(self, logical_id, properties)
+                try:
+                    resource = creator(self, logical_id, properties)
+                except (ClientError, KeyError, ValueError, TypeError) as exc:
+                    raise ProvisioningError(f"{logical_id} ({resource_type}): {exc}") from exc
                 log.debug("created %s %s -> %s", resource_type, logical_id, resource.physical_id)
         finally:
             self._in_progress.discard(logical_id)
