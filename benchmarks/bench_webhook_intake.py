@@ -44,7 +44,7 @@ def run() -> None:
     os.environ.update(
         AWS_ENDPOINT_URL=endpoint,
         AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",  # noqa: S105 - moto accepts anything
+        AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106 - moto accepts anything
         AWS_DEFAULT_REGION="us-east-1",
         POWERTOOLS_TRACE_DISABLED="true",
         POWERTOOLS_METRICS_NAMESPACE="Bench",

@@ -19,7 +19,7 @@ def receiver():
     received: list[tuple[dict[str, str], bytes]] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 - http.server's naming
+        def do_POST(self):
             body = self.rfile.read(int(self.headers["content-length"]))
             received.append(({k.lower(): v for k, v in self.headers.items()}, body))
             self.send_response(200)
