@@ -124,12 +124,11 @@ def run() -> None:
     p50_ours, p99_ours = _percentile(ours, 0.5), _percentile(ours, 0.99)
     p50_bare, p99_bare = _percentile(bare, 0.5), _percentile(bare, 0.99)
     print(f"webhook intake, {ROUNDS} warm deliveries each, moto server on loopback as the store")
-    print(
-        f"  intake handler   p50 {ms(p50_ours)}  p99 {ms(p99_ours)}  mean {ms(statistics.mean(ours))}"
-    )
-    print(
-        f"  bare baseline    p50 {ms(p50_bare)}  p99 {ms(p99_bare)}  mean {ms(statistics.mean(bare))}"
-    )
+    for label, samples, p50, p99 in (
+        ("intake handler", ours, p50_ours, p99_ours),
+        ("bare baseline ", bare, p50_bare, p99_bare),
+    ):
+        print(f"  {label}   p50 {ms(p50)}  p99 {ms(p99)}  mean {ms(statistics.mean(samples))}")
     print(
         f"  ratio intake/baseline: p50 {p50_ours / p50_bare:.2f}x  p99 {p99_ours / p99_bare:.2f}x"
     )
