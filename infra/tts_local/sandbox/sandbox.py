@@ -129,9 +129,18 @@ class Sandbox:
             self.state.shops[shop.id] = shop
         return shop
 
-    def issue_token(self, shop_ids: Sequence[str], *, access_ttl: int = ACCESS_TOKEN_TTL) -> Grant:
-        """A seller authorization for these shops (as if consent + token/get had happened)."""
-        return self.state.issue_grant(list(shop_ids), now=self.now(), access_ttl=access_ttl)
+    def issue_token(
+        self,
+        shop_ids: Sequence[str],
+        *,
+        access_ttl: int = ACCESS_TOKEN_TTL,
+        fixed_tokens: tuple[str, str] | None = None,
+    ) -> Grant:
+        """A seller authorization for these shops (as if consent + token/get had happened);
+        `fixed_tokens` = (access, refresh) for reproducible demos."""
+        return self.state.issue_grant(
+            list(shop_ids), now=self.now(), access_ttl=access_ttl, fixed_tokens=fixed_tokens
+        )
 
     def expire_access_token(self, access_token: str) -> None:
         with self.state.lock:

@@ -1,6 +1,7 @@
-"""Deterministic demo world: one US shop with two products, three warehouses (one of them a
-RETURN_WAREHOUSE), delivery options with providers, and orders in every interesting state
-(ON_HOLD with the address hidden, a split shipment, shipped, cancelled)."""
+"""Deterministic demo world (same ids and tokens every run): one US shop with two products,
+three warehouses (one of them a RETURN_WAREHOUSE), delivery options with providers, and orders
+in every interesting state (ON_HOLD with the address hidden, a split shipment, shipped,
+cancelled)."""
 
 from __future__ import annotations
 
@@ -129,7 +130,10 @@ def seed_demo_data(sandbox: Sandbox, *, qps: float | None = None) -> DemoData:
             update_time=BASE_TIME + index * 600 + 60,
             warehouse_id=east.id,
         )
-    grant = sandbox.issue_token([shop.id])
+    # Fixed tokens so a developer can paste them into curl; the expiry still counts from now.
+    grant = sandbox.issue_token(
+        [shop.id], fixed_tokens=("TTP_demo_access_token", "TTR_demo_refresh_token")
+    )
     return DemoData(
         shop=shop,
         grant=grant,

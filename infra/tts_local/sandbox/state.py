@@ -227,15 +227,20 @@ class SandboxState:
         now: float | None = None,
         access_ttl: int = ACCESS_TOKEN_TTL,
         open_id: str | None = None,
+        fixed_tokens: tuple[str, str] | None = None,
     ) -> Grant:
         now = time.time() if now is None else now
+        access, refresh = fixed_tokens or (
+            f"TTP_{secrets.token_urlsafe(24)}",
+            f"TTR_{secrets.token_urlsafe(24)}",
+        )
         grant = Grant(
             open_id=open_id or f"open-{secrets.token_hex(6)}",
             seller_name="Sandbox Seller",
             shop_ids=list(shop_ids),
-            access_token=f"TTP_{secrets.token_urlsafe(24)}",
+            access_token=access,
             access_token_expire_in=int(now) + access_ttl,
-            refresh_token=f"TTR_{secrets.token_urlsafe(24)}",
+            refresh_token=refresh,
             refresh_token_expire_in=int(now) + REFRESH_TOKEN_TTL,
         )
         with self.lock:

@@ -251,3 +251,25 @@ def test_admin_api_seeds_injects_and_exposes_the_request_log(sandbox: Sandbox) -
     assert httpx.post(admin + "/faults", json={"path": "/x", "kind": "fire"}).status_code == 400
     assert httpx.delete(admin + "/requests").status_code == 200
     assert sandbox.requests() == []
+
+
+def test_demo_seed_is_deterministic() -> None:
+    snapshots = []
+    for _ in range(2):
+        with Sandbox("k", "s") as fresh:
+            demo = fresh.seed_demo_data()
+            snapshot = fresh.snapshot()
+            snapshot.pop("grants")
+            snapshots.append((snapshot, demo.grant.access_token))
+    assert snapshots[0] == snapshots[1]
+    statuses = {o["status"] for o in snapshots[0][0]["orders"]}
+    assert statuses == {
+        "UNPAID",
+        "ON_HOLD",
+        "AWAITING_SHIPMENT",
+        "AWAITING_COLLECTION",
+        "IN_TRANSIT",
+        "DELIVERED",
+        "COMPLETED",
+        "CANCELLED",
+    }
