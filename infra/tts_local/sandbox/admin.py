@@ -29,6 +29,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from tts_local.sandbox.state import ACCESS_TOKEN_TTL
 from tts_local.sandbox.webhooks import Notification
 
 if TYPE_CHECKING:
@@ -93,8 +94,8 @@ def _dispatch(
         sandbox.set_shop_qps(match.group(1), body.get("qps"))
         return {}
     if route == ("POST", "/_admin/tokens"):
-        kwargs = {"access_ttl": int(body["access_ttl"])} if "access_ttl" in body else {}
-        return sandbox.issue_token(body["shop_ids"], **kwargs).to_api()
+        ttl = int(body.get("access_ttl", ACCESS_TOKEN_TTL))
+        return sandbox.issue_token(body["shop_ids"], access_ttl=ttl).to_api()
     if route == ("POST", "/_admin/tokens/expire"):
         sandbox.expire_access_token(body["access_token"])
         return {}
