@@ -127,6 +127,8 @@ def test_resources_are_created_from_the_template(stack: LocalStack) -> None:
     assert info["resources"]["HttpApi"] == stack.api_url
     assert "FunctionLogGroup" not in info["resources"]  # not run locally, but referenced fine
     assert stack.outputs["WorkQueueUrl"] == stack.physical_id("WorkQueue")
+    status, _, body = request(stack, "GET", "/_local/ready")
+    assert (status, json.loads(body)) == (200, info)
 
 
 # ------------------------------------------------------------------------------------ HTTP API
