@@ -17,9 +17,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
+from urllib.parse import urlsplit
 
 log = logging.getLogger("tts_local.cli")
 
+REAL_API_BASE_URL = "https://open-api.tiktokglobalshop.com"
+REAL_AUTH_BASE_URL = "https://auth.tiktok-shops.com"
 LOCAL_APP_KEY = "local-app-key"
 LOCAL_APP_SECRET = "local-app-secret"  # noqa: S105 - a fixed local default, not a real secret
 CREDENTIALS_SECRET_ID = "AppCredentialsSecret"  # noqa: S105 - a logical id
@@ -52,6 +55,13 @@ def _existing_file(text: str) -> Path:
     return path
 
 
+def _http_url(text: str) -> str:
+    parsed = urlsplit(text)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise argparse.ArgumentTypeError(f"expected an http(s) URL such as {REAL_API_BASE_URL}")
+    return text.rstrip("/")
+
+
 def _override(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key:
@@ -76,6 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="template parameters, e.g. Stage=dev",
     )
+    local.add_argument(
+        "--api-base-url",
+        type=_http_url,
+        help="TikTok Shop API to call instead of the built-in sandbox, e.g. " + REAL_API_BASE_URL,
+    )
+    local.add_argument(
+        "--auth-base-url",
+        type=_http_url,
+        help="TikTok Shop auth host to use instead of the sandbox, e.g. " + REAL_AUTH_BASE_URL,
+    )
     local.add_argument("--demo", action="store_true", help="send a demo webhook burst after start")
     local.add_argument("--verbose", action="store_true", help="stream function logs to stderr")
 
@@ -87,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("file", type=Path, metavar="FILE")
     send.add_argument("--url", required=True)
     send.add_argument("--timeout", type=_positive_seconds, default=5.0)
+    send.add_argument(
+        "--keep-timestamp",
+        action="store_true",
+        help="send the file's bytes exactly (default: set the body's timestamp to now)",
+    )
     return parser
 
 
@@ -127,13 +152,18 @@ def run_local(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
 
+    app_key, app_secret = _app_credentials()
+    sandbox, tiktok_env = _tiktok_api(args, app_key, app_secret)
     stack = LocalStack(
         args.template,
         port=args.port,
         parameter_overrides=dict(args.parameter_overrides),
+        function_env_overrides=tiktok_env,
     )
+    started = False
     try:
         stack.start()
+        started = True
     except (TemplateError, IntrinsicError, ProvisioningError) as exc:
         print(f"tts-sync local: error: {exc}", file=sys.stderr)
         return 1
@@ -144,12 +174,14 @@ def run_local(args: argparse.Namespace) -> int:
         log.debug("start failed", exc_info=True)
         print(f"tts-sync local: error: cannot start: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if sandbox is not None and not started:
+            sandbox.stop()
     try:
         # Anything in this process that builds a boto3 client (the demo, say) talks to moto.
         os.environ.update(stack.client_environment())
-        app_key, app_secret = _app_credentials()
         _store_app_credentials(stack, app_key, app_secret)
-        ready = stack.ready_info
+        ready = {**stack.ready_info, "sandbox_url": sandbox.url if sandbox else None}
         sys.stdout.write("READY " + json.dumps(ready) + "\n")
         sys.stdout.flush()
         if args.demo and not stopping.is_set():
@@ -157,7 +189,30 @@ def run_local(args: argparse.Namespace) -> int:
         stopping.wait()
     finally:
         stack.stop()
+        if sandbox is not None:
+            sandbox.stop()
     return 0
+
+
+def _tiktok_api(
+    args: argparse.Namespace, app_key: str, app_secret: str
+) -> tuple[Any, dict[str, str]]:
+    """The TikTok Shop API the functions call: the built-in sandbox (seeded with the demo shop),
+    or the API named by --api-base-url / --auth-base-url (then no sandbox runs)."""
+    if args.api_base_url or args.auth_base_url:
+        return None, {
+            "TTS_API_BASE_URL": args.api_base_url or REAL_API_BASE_URL,
+            "TTS_AUTH_BASE_URL": args.auth_base_url or REAL_AUTH_BASE_URL,
+        }
+    from tts_local.sandbox import Sandbox
+
+    sandbox = Sandbox(app_key, app_secret, port=0).start()
+    sandbox.seed_demo_data()
+    return sandbox, {
+        "TTS_API_BASE_URL": sandbox.url,
+        "TTS_AUTH_BASE_URL": sandbox.url,
+        "TTS_AUTHORIZE_URL": sandbox.url + sandbox.authorize_path,
+    }
 
 
 def _store_app_credentials(stack: Any, app_key: str, app_secret: str) -> None:
@@ -194,7 +249,9 @@ def run_webhook_send(args: argparse.Namespace) -> int:
 
     app_key, app_secret = _app_credentials()
     try:
-        status, body = send_file(path, args.url, app_key, app_secret, args.timeout)
+        status, body = send_file(
+            path, args.url, app_key, app_secret, args.timeout, keep_timestamp=args.keep_timestamp
+        )
     except ValueError as exc:  # the sender rejects bodies it cannot sign (e.g. not JSON)
         print(f"tts-sync webhook send: error: {path}: {exc}", file=sys.stderr)
         return 2

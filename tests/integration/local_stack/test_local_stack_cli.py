@@ -12,7 +12,10 @@ import sys
 from pathlib import Path
 
 import boto3
+import httpx
 import pytest
+
+from tts_local.cli import build_parser
 
 FIXTURE_TEMPLATE = Path(__file__).parents[2] / "fixtures" / "local_stack" / "template.yaml"
 CLI = [sys.executable, "-m", "tts_local.cli"]
@@ -60,6 +63,10 @@ def test_local_prints_ready_then_stops_cleanly(sig: signal.Signals) -> None:
             "app_secret": "secret-from-env",
         }
         assert "/prod/" in secret["Name"]  # the override reached the template
+
+        # The built-in TikTok Shop sandbox runs, seeded with the demo shop.
+        sandbox_state = httpx.get(ready["sandbox_url"] + "/_admin/state", timeout=5).json()
+        assert [shop["id"] for shop in sandbox_state["shops"]] == ["7494049642642441621"]
         process.send_signal(sig)
         _, stderr = process.communicate(timeout=20)
     finally:
@@ -97,3 +104,54 @@ def test_webhook_send_with_missing_file_exits_2(tmp_path: Path) -> None:
     result = _run("webhook", "send", str(tmp_path / "missing.json"), "--url", "http://127.0.0.1:9/")
     assert result.returncode == 2
     assert "is not a readable file" in result.stderr
+
+
+def test_external_api_flags_replace_the_sandbox(tmp_path: Path) -> None:
+    from tts_local.cli import _tiktok_api
+
+    args = build_parser().parse_args(
+        ["local", "--template", str(FIXTURE_TEMPLATE), "--api-base-url", "https://api.example/"]
+    )
+    sandbox, env = _tiktok_api(args, "key", "secret")
+    assert sandbox is None
+    assert env == {
+        "TTS_API_BASE_URL": "https://api.example",
+        "TTS_AUTH_BASE_URL": "https://auth.tiktok-shops.com",
+    }
+
+
+def test_external_api_runs_without_a_sandbox() -> None:
+    process = subprocess.Popen(
+        [
+            *CLI,
+            "local",
+            "--port",
+            "0",
+            "--template",
+            str(FIXTURE_TEMPLATE),
+            "--api-base-url",
+            "http://127.0.0.1:9",
+            "--auth-base-url",
+            "http://127.0.0.1:9",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert json.loads(line.removeprefix("READY "))["sandbox_url"] is None
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr
+
+
+@pytest.mark.parametrize("url", ["ftp://x", "not a url", "http://"])
+def test_bad_api_base_url_is_rejected_precisely(url: str) -> None:
+    result = _run("local", "--api-base-url", url)
+    assert result.returncode == 2
+    assert "expected an http(s) URL" in result.stderr
