@@ -17,7 +17,7 @@ from tts_sync.tiktok.errors import (
 )
 from tts_sync.tiktok.ratelimit import BucketPolicy, InMemoryRateLimiter, RateLimiter
 from tts_sync.tiktok.retry import BackoffPolicy, Deadline, deadline_from_lambda_context
-from tts_sync.tiktok.transport import AccessTokenRefresher, ShopAccess
+from tts_sync.tiktok.transport import AccessTokenRefresher, ShopAccess, ShopTokenRefresher
 
 __all__ = [
     "AccessTokenExpiredError",
@@ -30,6 +30,7 @@ __all__ = [
     "RateLimitedError",
     "RateLimiter",
     "ShopAccess",
+    "ShopTokenRefresher",
     "TikTokApiConfig",
     "TikTokApiError",
     "TikTokClient",

@@ -13,7 +13,7 @@ import random as random_module
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, runtime_checkable
 
 import httpx
 
@@ -43,6 +43,16 @@ class AccessTokenRefresher(Protocol):
     """Port: returns a fresh access token for the seller whose token just expired."""
 
     def __call__(self, expired_access_token: str) -> str: ...
+
+
+@runtime_checkable
+class ShopTokenRefresher(Protocol):
+    """Port, optional richer form: also told whose token it is (a token store keyed by shop).
+    The transport prefers it for shop-scoped calls when the refresher implements it."""
+
+    def __call__(self, expired_access_token: str) -> str: ...
+
+    def refresh_shop_token(self, shop_id: str, expired_access_token: str) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -143,7 +153,7 @@ class SignedTransport:
                 if refreshed or self.token_refresher is None:
                     raise
                 logger.info("access token expired; refreshing once", path=path)
-                token = self.token_refresher(token)
+                token = self._refreshed_token(token, shop)
                 refreshed = True
             except TikTokRetryableError as error:
                 last_error = error
@@ -162,6 +172,13 @@ class SignedTransport:
                     http_status=error.http_status,
                 )
                 self._sleep(delay)
+
+    def _refreshed_token(self, expired: str, shop: ShopAccess | None) -> str:
+        refresher = self.token_refresher
+        assert refresher is not None
+        if shop is not None and isinstance(refresher, ShopTokenRefresher):
+            return refresher.refresh_shop_token(shop.shop_id, expired)
+        return refresher(expired)
 
     def _send_signed(
         self,

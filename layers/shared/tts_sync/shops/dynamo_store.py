@@ -1,0 +1,335 @@
+"""DynamoDB adapters of ShopStore and OAuthStateStore.
+
+Shops table: pk = shop_id, one item per shop, updated in place (UpdateItem, never a blind Put),
+encrypted at rest with the stack's customer-managed KMS key (template.yaml). Token writes are
+conditional on the stored access token expiring earlier, so a slow refresher can never replace
+newer tokens with older ones. Every write bumps `version` (for readers that want to compare).
+
+OAuth state table: pk = state, expires_at (TTL, and checked on use because TTL deletion lags).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from tts_sync.errors import StorageUnavailableError
+from tts_sync.shops.models import (
+    OAuthState,
+    Shop,
+    ShopNotUsableError,
+    ShopStatus,
+    ShopTokens,
+    SubscriptionStatus,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+Item = Mapping[str, Any]
+_CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+class _ConditionFailed(Exception):
+    pass
+
+
+@contextmanager
+def _dynamo_errors() -> Iterator[None]:
+    try:
+        yield
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", "ClientError"))
+        if code == _CONDITION_FAILED:
+            raise _ConditionFailed from None
+        raise StorageUnavailableError(code) from exc
+    except BotoCoreError as exc:
+        raise StorageUnavailableError(type(exc).__name__) from exc
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _n(value: int) -> dict[str, str]:
+    return {"N": str(int(value))}
+
+
+class DynamoShopStore:
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    # ------------------------------------------------------------------ reads
+
+    def get(self, shop_id: str) -> Shop | None:
+        with _dynamo_errors():
+            response = self._client.get_item(
+                TableName=self._table, Key={"pk": _s(shop_id)}, ConsistentRead=True
+            )
+        item = response.get("Item")
+        return shop_from_item(item) if item else None
+
+    def all_shops(self) -> Iterator[Shop]:
+        paginator = self._client.get_paginator("scan")
+        with _dynamo_errors():
+            for page in paginator.paginate(TableName=self._table, ConsistentRead=True):
+                for item in page.get("Items", []):
+                    yield shop_from_item(item)
+
+    # ------------------------------------------------------------------ writes
+
+    def save_authorization(self, shop: Shop) -> Shop:
+        assert shop.tokens is not None
+        names = {"#status": "status", "#name": "name"}
+        values: dict[str, Any] = {
+            ":cipher": _s(shop.cipher),
+            ":name": _s(shop.name),
+            ":region": _s(shop.region),
+            ":code": _s(shop.code),
+            ":open_id": _s(shop.open_id),
+            ":seller_name": _s(shop.seller_name),
+            ":status": _s(ShopStatus.ACTIVE.value),
+            ":reason": _s(""),
+            ":authorized_at": _n(shop.authorized_at),
+            ":now": _n(shop.updated_at),
+            ":zero": _n(0),
+            ":one": _n(1),
+        }
+        identity = (
+            "cipher = :cipher, #name = :name, region = :region, code = :code, "
+            "open_id = :open_id, seller_name = :seller_name, #status = :status, "
+            "status_reason = :reason, authorized_at = :authorized_at, updated_at = :now, "
+            "version = if_not_exists(version, :zero) + :one"
+        )
+        tokens = (
+            ", access_token = :at, access_token_expires_at = :at_exp, "
+            "refresh_token = :rt, refresh_token_expires_at = :rt_exp"
+        )
+        token_values = _token_values(shop.tokens)
+        try:
+            with _dynamo_errors():
+                response = self._client.update_item(
+                    TableName=self._table,
+                    Key={"pk": _s(shop.shop_id)},
+                    UpdateExpression="SET "
+                    + identity
+                    + tokens
+                    + " REMOVE authorization_expires_at",
+                    ConditionExpression=(
+                        "attribute_not_exists(access_token_expires_at) "
+                        "OR access_token_expires_at <= :at_exp"
+                    ),
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues={**values, **token_values},
+                    ReturnValues="ALL_NEW",
+                )
+        except _ConditionFailed:
+            # A concurrent refresh stored tokens that outlive these: keep them, take the rest.
+            with _dynamo_errors():
+                response = self._client.update_item(
+                    TableName=self._table,
+                    Key={"pk": _s(shop.shop_id)},
+                    UpdateExpression="SET " + identity + " REMOVE authorization_expires_at",
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=values,
+                    ReturnValues="ALL_NEW",
+                )
+        return shop_from_item(response["Attributes"])
+
+    def save_tokens(self, shop_id: str, tokens: ShopTokens, now: int) -> Shop:
+        try:
+            with _dynamo_errors():
+                response = self._client.update_item(
+                    TableName=self._table,
+                    Key={"pk": _s(shop_id)},
+                    UpdateExpression=(
+                        "SET access_token = :at, access_token_expires_at = :at_exp, "
+                        "refresh_token = :rt, refresh_token_expires_at = :rt_exp, "
+                        "updated_at = :now, version = version + :one"
+                    ),
+                    ConditionExpression=(
+                        "attribute_exists(pk) AND #status <> :deauthorized AND "
+                        "(attribute_not_exists(access_token_expires_at) "
+                        "OR access_token_expires_at < :at_exp)"
+                    ),
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues={
+                        **_token_values(tokens),
+                        ":now": _n(now),
+                        ":one": _n(1),
+                        ":deauthorized": _s(ShopStatus.DEAUTHORIZED.value),
+                    },
+                    ReturnValues="ALL_NEW",
+                )
+            return shop_from_item(response["Attributes"])
+        except _ConditionFailed:
+            stored = self.get(shop_id)
+            if stored is None or not stored.usable:
+                raise ShopNotUsableError(shop_id, stored.status if stored else None) from None
+            return stored  # newer tokens were already stored by someone else
+
+    def save_subscriptions(
+        self, shop_id: str, address: str, subscriptions: Mapping[str, SubscriptionStatus], now: int
+    ) -> None:
+        with _dynamo_errors():
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": _s(shop_id)},
+                UpdateExpression=(
+                    "SET webhook_address = :address, subscriptions = :subs, updated_at = :now, "
+                    "version = version + :one"
+                ),
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={
+                    ":address": _s(address),
+                    ":subs": {"M": {k: _s(v.value) for k, v in subscriptions.items()}},
+                    ":now": _n(now),
+                    ":one": _n(1),
+                },
+            )
+
+    def mark(
+        self, shop_id: str, status: ShopStatus, reason: str, now: int, *, event_time: int | None
+    ) -> bool:
+        update = "SET #status = :status, status_reason = :reason, updated_at = :now, "
+        update += "version = version + :one"
+        if status is ShopStatus.DEAUTHORIZED:
+            # Stop using the tokens for good: drop them (a new consent brings new ones).
+            update += ", access_token_expires_at = :zero, refresh_token_expires_at = :zero"
+            update += " REMOVE access_token, refresh_token"
+        condition = "attribute_exists(pk)"
+        values: dict[str, Any] = {
+            ":status": _s(status.value),
+            ":reason": _s(reason),
+            ":now": _n(now),
+            ":one": _n(1),
+        }
+        if status is ShopStatus.DEAUTHORIZED:
+            values[":zero"] = _n(0)
+        else:
+            # Only a new consent brings a deauthorized shop back.
+            condition += " AND #status <> :deauthorized"
+            values[":deauthorized"] = _s(ShopStatus.DEAUTHORIZED.value)
+        if event_time is not None:
+            condition += " AND authorized_at <= :event_time"
+            values[":event_time"] = _n(event_time)
+        try:
+            with _dynamo_errors():
+                self._client.update_item(
+                    TableName=self._table,
+                    Key={"pk": _s(shop_id)},
+                    UpdateExpression=update,
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues=values,
+                )
+        except _ConditionFailed:
+            return False
+        return True
+
+    def set_authorization_expiry(self, shop_id: str, expires_at: int, now: int) -> None:
+        try:
+            with _dynamo_errors():
+                self._client.update_item(
+                    TableName=self._table,
+                    Key={"pk": _s(shop_id)},
+                    UpdateExpression=(
+                        "SET authorization_expires_at = :exp, updated_at = :now, "
+                        "version = version + :one"
+                    ),
+                    ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeValues={
+                        ":exp": _n(expires_at),
+                        ":now": _n(now),
+                        ":one": _n(1),
+                    },
+                )
+        except _ConditionFailed:
+            return
+
+
+def _token_values(tokens: ShopTokens) -> dict[str, Any]:
+    return {
+        ":at": _s(tokens.access_token.get_secret_value()),
+        ":at_exp": _n(tokens.access_token_expires_at),
+        ":rt": _s(tokens.refresh_token.get_secret_value()),
+        ":rt_exp": _n(tokens.refresh_token_expires_at),
+    }
+
+
+def shop_from_item(item: Item) -> Shop:
+    def text(name: str) -> str:
+        return str(item[name]["S"]) if name in item else ""
+
+    def number(name: str) -> int | None:
+        return int(item[name]["N"]) if name in item else None
+
+    tokens = None
+    if "access_token" in item and "refresh_token" in item:
+        tokens = ShopTokens.model_validate(
+            {
+                "access_token": text("access_token"),
+                "access_token_expires_at": number("access_token_expires_at") or 0,
+                "refresh_token": text("refresh_token"),
+                "refresh_token_expires_at": number("refresh_token_expires_at") or 0,
+            }
+        )
+    subscriptions = {
+        event_type: SubscriptionStatus(value["S"])
+        for event_type, value in item.get("subscriptions", {}).get("M", {}).items()
+    }
+    return Shop(
+        shop_id=text("pk"),
+        cipher=text("cipher"),
+        name=text("name"),
+        region=text("region"),
+        code=text("code"),
+        open_id=text("open_id"),
+        seller_name=text("seller_name"),
+        status=ShopStatus(text("status") or ShopStatus.ACTIVE.value),
+        status_reason=text("status_reason"),
+        tokens=tokens,
+        authorized_at=number("authorized_at") or 0,
+        authorization_expires_at=number("authorization_expires_at"),
+        webhook_address=text("webhook_address"),
+        subscriptions=subscriptions,
+        updated_at=number("updated_at") or 0,
+        version=number("version") or 0,
+    )
+
+
+class DynamoOAuthStateStore:
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def put(self, state: OAuthState) -> None:
+        with _dynamo_errors():
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": _s(state.state),
+                    "created_at": _n(state.created_at),
+                    "expires_at": _n(state.expires_at),
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+
+    def consume(self, state: str) -> OAuthState | None:
+        # One DeleteItem returning the old item: of two concurrent callbacks only one gets it.
+        with _dynamo_errors():
+            response = self._client.delete_item(
+                TableName=self._table, Key={"pk": _s(state)}, ReturnValues="ALL_OLD"
+            )
+        item = response.get("Attributes")
+        if not item:
+            return None
+        return OAuthState(
+            state=state,
+            created_at=int(item["created_at"]["N"]),
+            expires_at=int(item["expires_at"]["N"]),
+        )

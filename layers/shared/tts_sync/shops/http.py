@@ -1,0 +1,142 @@
+"""HTTP side of onboarding: base URL derivation, pages, and outcomes mapped to status codes and
+metrics in one place. The pages are small, escaped HTML meant for a seller's browser."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+
+from aws_lambda_powertools.event_handler import Response
+
+from tts_sync.config import load_config
+from tts_sync.errors import StorageUnavailableError
+from tts_sync.observability import MetricUnit, logger, metrics
+from tts_sync.shops.onboarding import (
+    CALLBACK_PATH,
+    AuthorizationRefusedError,
+    AuthorizeSettings,
+    ConnectionResult,
+    OAuthStateRejectedError,
+    TikTokUnavailableError,
+    complete_authorization,
+    start_authorization,
+)
+from tts_sync.shops.runtime import OAuthConfig, shop_dependencies
+from tts_sync.shops.subscriptions import webhook_address
+from tts_sync.tiktok.retry import Deadline
+
+START_PATH = "/oauth/tiktok/start"
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]"})
+# The callback URL carries a single-use code: keep it out of caches and Referer headers.
+_PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+def public_base_url(domain_name: str | None, configured: str) -> str:
+    """PUBLIC_BASE_URL if set, else https://<domain> (http for loopback, the local stack)."""
+    if configured:
+        return configured.rstrip("/")
+    if not domain_name:
+        raise ValueError("no PUBLIC_BASE_URL and no domain in the request")
+    if domain_name.startswith("["):  # IPv6 literal, maybe with a port
+        host = domain_name.split("]")[0] + "]"
+    else:
+        host = domain_name.split(":")[0]
+    scheme = "http" if host in LOCAL_HOSTS else "https"
+    return f"{scheme}://{domain_name}"
+
+
+def handle_start(domain_name: str | None, now: int) -> Response[str]:
+    config = load_config(OAuthConfig)
+    dependencies = shop_dependencies(with_states=True)
+    assert dependencies.states is not None
+    base = public_base_url(domain_name, config.public_base_url)
+    settings = AuthorizeSettings(config.authorize_url, dependencies.app_key, config.service_id)
+    try:
+        url = start_authorization(dependencies.states, settings, base + CALLBACK_PATH, now)
+    except StorageUnavailableError as exc:
+        logger.error("oauth state not stored", error=str(exc))
+        return page(503, "Please try again", "We could not start the connection. Try again.")
+    metrics.add_metric(name="OAuthStarted", unit=MetricUnit.Count, value=1)
+    return Response(status_code=302, headers={"Location": url, **_PAGE_HEADERS}, body="")
+
+
+def handle_callback(
+    query: Mapping[str, str], domain_name: str | None, now: int, deadline: Deadline
+) -> Response[str]:
+    config = load_config(OAuthConfig)
+    dependencies = shop_dependencies(with_states=True)
+    assert dependencies.states is not None
+    base = public_base_url(domain_name, config.public_base_url)
+    restart = f'<p><a href="{html.escape(base + START_PATH)}">Start again</a></p>'
+    try:
+        result = complete_authorization(
+            query.get("code"),
+            query.get("state"),
+            states=dependencies.states,
+            shops=dependencies.shops,
+            api=dependencies.client,
+            webhook_address=webhook_address(base),
+            event_types=dependencies.event_types,
+            now=now,
+            deadline=deadline,
+        )
+    except OAuthStateRejectedError as exc:
+        logger.warning("oauth callback rejected", reason=exc.reason)
+        metrics.add_metric(name="OAuthStateRejected", unit=MetricUnit.Count, value=1)
+        return page(
+            400,
+            "Link expired or already used",
+            f"This authorization link is not valid ({exc.reason}). Nothing was changed.",
+            restart,
+        )
+    except AuthorizationRefusedError as exc:
+        logger.warning("tiktok refused the authorization code", reason=str(exc))
+        metrics.add_metric(name="OAuthCodeRejected", unit=MetricUnit.Count, value=1)
+        return page(
+            400,
+            "TikTok Shop refused the authorization",
+            "TikTok Shop did not accept this authorization (the code may have expired). "
+            "Nothing was stored. Please start the connection again.",
+            restart,
+        )
+    except (TikTokUnavailableError, StorageUnavailableError) as exc:
+        logger.error("oauth callback could not complete", error=str(exc))
+        metrics.add_metric(name="OAuthUnavailable", unit=MetricUnit.Count, value=1)
+        return page(
+            503,
+            "Temporarily unavailable",
+            "TikTok Shop or our storage did not answer in time. This link cannot be reused: "
+            "please start the connection again in a few minutes.",
+            restart,
+        )
+    return page(200, "Shop connected", *_result_lines(result))
+
+
+def _result_lines(result: ConnectionResult) -> list[str]:
+    if not result.shops:
+        return ["<p>TikTok Shop did not authorize any shop. Nothing was stored.</p>"]
+    items = []
+    for shop in result.shops:
+        label = html.escape(f"{shop.name or shop.shop_id} ({shop.region})")
+        state = "re-authorized" if shop.reauthorized else "connected"
+        note = ""
+        if shop.failed_subscriptions:
+            note = " - some notifications will be set up automatically within the hour"
+        items.append(f"<li>{label}: {state}{html.escape(note)}</li>")
+    return ["<p>These shops are now connected:</p>", "<ul>" + "".join(items) + "</ul>"]
+
+
+def page(status: int, title: str, message: str, *extra_html: str) -> Response[str]:
+    """A minimal page; `message` is text (escaped), `extra_html` is trusted markup."""
+    body_html = message if message.startswith("<") else f"<p>{html.escape(message)}</p>"
+    body = (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title></head><body>"
+        f"<h1>{html.escape(title)}</h1>{body_html}{''.join(extra_html)}</body></html>"
+    )
+    return Response(
+        status_code=status,
+        content_type="text/html; charset=utf-8",
+        body=body,
+        headers=dict(_PAGE_HEADERS),
+    )

@@ -1,0 +1,46 @@
+"""Ports of the shop domain: where shops and OAuth states live. Adapters: dynamo_store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Protocol
+
+from tts_sync.shops.models import OAuthState, Shop, ShopStatus, ShopTokens, SubscriptionStatus
+
+
+class ShopStore(Protocol):
+    def get(self, shop_id: str) -> Shop | None: ...
+
+    def all_shops(self) -> Iterator[Shop]: ...
+
+    def save_authorization(self, shop: Shop) -> Shop:
+        """Create or update (in place) a shop after the seller's consent: identity, tokens,
+        status active. Never replaces tokens that expire later than the given ones."""
+        ...
+
+    def save_tokens(self, shop_id: str, tokens: ShopTokens, now: int) -> Shop:
+        """Store refreshed tokens unless newer ones are already stored; returns the shop as
+        stored afterwards (with whichever tokens won). ShopNotUsableError if deauthorized."""
+        ...
+
+    def save_subscriptions(
+        self, shop_id: str, address: str, subscriptions: Mapping[str, SubscriptionStatus], now: int
+    ) -> None: ...
+
+    def mark(
+        self, shop_id: str, status: ShopStatus, reason: str, now: int, *, event_time: int | None
+    ) -> bool:
+        """Set the status (deauthorized also drops the tokens). With `event_time`, only if the
+        shop was not authorized again after it; False when the shop is unknown or the event
+        stale."""
+        ...
+
+    def set_authorization_expiry(self, shop_id: str, expires_at: int, now: int) -> None: ...
+
+
+class OAuthStateStore(Protocol):
+    def put(self, state: OAuthState) -> None: ...
+
+    def consume(self, state: str) -> OAuthState | None:
+        """Delete and return the state in one step (single use); None if unknown or used."""
+        ...

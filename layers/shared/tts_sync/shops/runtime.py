@@ -1,0 +1,109 @@
+"""Configuration and the container-wide wiring of the shop functions: cached factories, and a
+dependency override for tests (as in tts_sync.webhooks.http).
+
+`shop_api_client()` is the TikTok client later functions should use: shared per-shop rate
+limit (DynamoDB) and an access-token refresher backed by the shop store, so a call that meets
+"access token expired" refreshes once and retries with no code in the caller.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+
+from pydantic import BaseModel, Field
+
+from tts_sync.aws import dynamodb_client
+from tts_sync.config import load_config
+from tts_sync.credentials import credentials_provider
+from tts_sync.shops.dynamo_store import DynamoOAuthStateStore, DynamoShopStore
+from tts_sync.shops.ports import OAuthStateStore, ShopStore
+from tts_sync.shops.subscriptions import WEBHOOK_EVENT_TYPES
+from tts_sync.shops.tokens import DEFAULT_REFRESH_BEFORE_SECONDS, StoreTokenRefresher
+from tts_sync.tiktok import TikTokApiConfig, TikTokClient
+from tts_sync.tiktok.ratelimit_dynamo import dynamo_rate_limiter
+
+DEFAULT_AUTHORIZE_URL = "https://services.tiktokshop.com/open/authorize"
+
+
+class ShopsConfig(BaseModel):
+    shops_table_name: str = Field(alias="SHOPS_TABLE_NAME", min_length=1)
+    # Public https base of the HTTP API (custom domain); empty: derived from the request.
+    public_base_url: str = Field(default="", alias="PUBLIC_BASE_URL")
+
+
+class OAuthConfig(ShopsConfig):
+    oauth_state_table_name: str = Field(alias="OAUTH_STATE_TABLE_NAME", min_length=1)
+    authorize_url: str = Field(
+        default=DEFAULT_AUTHORIZE_URL, alias="TTS_AUTHORIZE_URL", pattern=r"^https?://"
+    )
+    service_id: str = Field(default="", alias="TTS_SERVICE_ID")
+
+
+class TokenRefreshConfig(ShopsConfig):
+    refresh_before_seconds: int = Field(
+        default=DEFAULT_REFRESH_BEFORE_SECONDS, alias="TTS_TOKEN_REFRESH_BEFORE_SECONDS", gt=0
+    )
+
+
+@dataclass(frozen=True)
+class ShopDependencies:
+    shops: ShopStore
+    client: TikTokClient
+    app_key: str
+    states: OAuthStateStore | None = None
+    event_types: tuple[str, ...] = WEBHOOK_EVENT_TYPES
+    clock: Callable[[], float] = time.time
+
+
+@cache
+def shop_store() -> DynamoShopStore:
+    return DynamoShopStore(dynamodb_client(), load_config(ShopsConfig).shops_table_name)
+
+
+@cache
+def shop_api_client() -> TikTokClient:
+    """Container-wide TikTok client with the shared rate limit and the store-backed refresher."""
+    credentials = credentials_provider().get()
+    client = TikTokClient(
+        credentials.app_key,
+        credentials.app_secret.get_secret_value(),
+        config=load_config(TikTokApiConfig),
+        limiter=dynamo_rate_limiter(),
+    )
+    client.token_refresher = StoreTokenRefresher(shop_store(), client)
+    return client
+
+
+@cache
+def _default_dependencies(with_states: bool) -> ShopDependencies:
+    client = shop_api_client()
+    states = None
+    if with_states:
+        table = load_config(OAuthConfig).oauth_state_table_name
+        states = DynamoOAuthStateStore(dynamodb_client(), table)
+    return ShopDependencies(
+        shops=shop_store(), client=client, app_key=client.app_key, states=states
+    )
+
+
+_override: ShopDependencies | None = None
+
+
+def shop_dependencies(*, with_states: bool = False) -> ShopDependencies:
+    return _override or _default_dependencies(with_states)
+
+
+def override_dependencies(dependencies: ShopDependencies | None) -> None:
+    """Tests swap in their own wiring here (None restores the AWS-backed defaults)."""
+    global _override
+    _override = dependencies
+
+
+def reset_caches() -> None:
+    """A fresh container: forget cached stores and clients (tests)."""
+    _default_dependencies.cache_clear()
+    shop_api_client.cache_clear()
+    shop_store.cache_clear()
