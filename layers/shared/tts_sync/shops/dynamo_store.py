@@ -73,18 +73,21 @@ class DynamoShopStore:
         item = response.get("Item")
         return shop_from_item(item) if item else None
 
-    def all_shops(self) -> Iterator[Shop]:
+    def shop_ids(self) -> list[str]:
         paginator = self._client.get_paginator("scan")
+        ids: list[str] = []
         with _dynamo_errors():
-            for page in paginator.paginate(TableName=self._table, ConsistentRead=True):
-                for item in page.get("Items", []):
-                    yield shop_from_item(item)
+            for page in paginator.paginate(
+                TableName=self._table, ProjectionExpression="pk", ConsistentRead=True
+            ):
+                ids.extend(str(item["pk"]["S"]) for item in page.get("Items", []))
+        return ids
 
     # ------------------------------------------------------------------ writes
 
     def save_authorization(self, shop: Shop) -> Shop:
         assert shop.tokens is not None
-        names = {"#status": "status", "#name": "name"}
+        names = {"#status": "status", "#name": "name", "#region": "region"}
         values: dict[str, Any] = {
             ":cipher": _s(shop.cipher),
             ":name": _s(shop.name),
@@ -100,7 +103,7 @@ class DynamoShopStore:
             ":one": _n(1),
         }
         identity = (
-            "cipher = :cipher, #name = :name, region = :region, code = :code, "
+            "cipher = :cipher, #name = :name, #region = :region, code = :code, "
             "open_id = :open_id, seller_name = :seller_name, #status = :status, "
             "status_reason = :reason, authorized_at = :authorized_at, updated_at = :now, "
             "version = if_not_exists(version, :zero) + :one"
@@ -175,22 +178,25 @@ class DynamoShopStore:
     def save_subscriptions(
         self, shop_id: str, address: str, subscriptions: Mapping[str, SubscriptionStatus], now: int
     ) -> None:
-        with _dynamo_errors():
-            self._client.update_item(
-                TableName=self._table,
-                Key={"pk": _s(shop_id)},
-                UpdateExpression=(
-                    "SET webhook_address = :address, subscriptions = :subs, updated_at = :now, "
-                    "version = version + :one"
-                ),
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={
-                    ":address": _s(address),
-                    ":subs": {"M": {k: _s(v.value) for k, v in subscriptions.items()}},
-                    ":now": _n(now),
-                    ":one": _n(1),
-                },
-            )
+        try:
+            with _dynamo_errors():
+                self._client.update_item(
+                    TableName=self._table,
+                    Key={"pk": _s(shop_id)},
+                    UpdateExpression=(
+                        "SET webhook_address = :address, subscriptions = :subs, "
+                        "updated_at = :now, version = version + :one"
+                    ),
+                    ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeValues={
+                        ":address": _s(address),
+                        ":subs": {"M": {k: _s(v.value) for k, v in subscriptions.items()}},
+                        ":now": _n(now),
+                        ":one": _n(1),
+                    },
+                )
+        except _ConditionFailed:
+            raise ShopNotUsableError(shop_id, None) from None
 
     def mark(
         self, shop_id: str, status: ShopStatus, reason: str, now: int, *, event_time: int | None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Protocol
 
 from tts_sync.shops.models import OAuthState, Shop, ShopStatus, ShopTokens, SubscriptionStatus
@@ -11,7 +11,9 @@ from tts_sync.shops.models import OAuthState, Shop, ShopStatus, ShopTokens, Subs
 class ShopStore(Protocol):
     def get(self, shop_id: str) -> Shop | None: ...
 
-    def all_shops(self) -> Iterator[Shop]: ...
+    def shop_ids(self) -> list[str]:
+        """Every stored shop id (the scheduled run then reads each shop on its own)."""
+        ...
 
     def save_authorization(self, shop: Shop) -> Shop:
         """Create or update (in place) a shop after the seller's consent: identity, tokens,

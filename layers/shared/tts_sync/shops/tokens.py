@@ -213,12 +213,16 @@ def run_scheduled(
 ) -> RunReport:
     """Every shop independently: refresh if due, then subscribe missing webhooks."""
     report = RunReport()
-    for shop in store.all_shops():
+    for shop_id in store.shop_ids():
         report.shops += 1
         if deadline() < MIN_SECONDS_PER_SHOP:
             report.deferred += 1
             continue
         try:
+            shop = store.get(shop_id)
+            if shop is None:  # deleted since the scan
+                report.skipped += 1
+                continue
             outcome, current = refresh_shop(
                 shop,
                 store=store,
@@ -228,14 +232,14 @@ def run_scheduled(
                 deadline=deadline,
             )
             report.count(outcome)
-            if _repair_subscriptions(
+            repaired = _repair_subscriptions(
                 store, api, current, webhook_address, event_types, clock, deadline
-            ):
-                report.subscriptions_repaired += 1
+            )
+            report.subscriptions_repaired += int(repaired)
         except Exception:  # one shop's trouble never stops the others
-            logger.exception("token run failed for shop", shop_id=shop.shop_id)
+            logger.exception("token run failed for shop", shop_id=shop_id)
             report.errors += 1
-            report.failed_shop_ids.append(shop.shop_id)
+            report.failed_shop_ids.append(shop_id)
     return report
 
 

@@ -1,0 +1,235 @@
+"""GET /oauth/tiktok/start and /callback end to end: moto (DynamoDB, Secrets Manager) and the
+sandbox's consent page, token host and Event API on loopback."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import yaml
+
+from tests.integration.shops.conftest import (
+    APP_KEY,
+    APP_SECRET,
+    WEBHOOK_URL,
+    Wiring,
+    connect,
+    consent,
+    emitted_metrics,
+    oauth_get,
+)
+from tts_sync.shops.models import OAuthState, ShopStatus, SubscriptionStatus
+from tts_sync.shops.subscriptions import WEBHOOK_EVENT_TYPES
+
+TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
+
+
+def test_start_redirects_to_consent_with_a_stored_single_use_state(wiring: Wiring) -> None:
+    response = oauth_get("/oauth/tiktok/start")
+    assert response["statusCode"] == 302
+    location = urlsplit(response["headers"]["Location"])
+    query = {k: v[0] for k, v in parse_qs(location.query).items()}
+    assert f"{location.scheme}://{location.netloc}{location.path}" == (
+        wiring.sandbox.url + "/oauth/authorize"
+    )
+    assert query["app_key"] == APP_KEY
+    assert query["redirect_uri"] == "https://api.tts.test/oauth/tiktok/callback"
+    assert len(query["state"]) >= 43  # 32 random bytes, URL-safe
+    stored = wiring.dynamodb.get_item(
+        TableName=wiring.states._table, Key={"pk": {"S": query["state"]}}
+    )["Item"]
+    ttl = int(stored["expires_at"]["N"]) - int(time.time())
+    assert 590 <= ttl <= 600
+    assert oauth_get("/oauth/tiktok/start")["headers"]["Location"] != str(location.geturl())
+
+
+def test_callback_stores_every_authorized_shop_and_subscribes_its_webhooks(
+    wiring: Wiring, capsys
+) -> None:
+    sandbox = wiring.sandbox
+    first, second = sandbox.seed_shop(name="Shop One"), sandbox.seed_shop(name="Shop Two")
+    response = connect(sandbox)
+    assert response["statusCode"] == 200
+    assert "text/html" in response["headers"]["Content-Type"]
+    assert "Shop One" in response["body"] and "Shop Two" in response["body"]
+    assert response["headers"]["Cache-Control"] == "no-store"
+
+    grant = next(iter(sandbox.state.grants.values()))
+    for sandbox_shop in (first, second):
+        shop = wiring.store.get(sandbox_shop.id)
+        assert shop is not None and shop.status is ShopStatus.ACTIVE
+        assert shop.cipher == sandbox_shop.cipher and shop.name == sandbox_shop.name
+        assert shop.open_id == grant.open_id
+        assert shop.tokens is not None
+        assert shop.tokens.access_token.get_secret_value() == grant.access_token
+        assert shop.tokens.access_token_expires_at == grant.access_token_expire_in
+        assert shop.tokens.refresh_token_expires_at == grant.refresh_token_expire_in
+        assert shop.webhook_address == WEBHOOK_URL
+        assert shop.subscriptions == dict.fromkeys(
+            WEBHOOK_EVENT_TYPES, SubscriptionStatus.SUBSCRIBED
+        )
+        registered = {
+            event_type: address
+            for (shop_id, event_type), address in sandbox.state.webhooks.items()
+            if shop_id == sandbox_shop.id
+        }
+        assert registered == dict.fromkeys(WEBHOOK_EVENT_TYPES, WEBHOOK_URL)
+    assert len(wiring.items()) == 2
+    # Subscriptions went through the Event API, signed, with each shop's cipher.
+    puts = [r for r in sandbox.requests("/event/202309/webhooks") if r["method"] == "PUT"]
+    assert len(puts) == 2 * len(WEBHOOK_EVENT_TYPES) and all(r["code"] == 0 for r in puts)
+    output = capsys.readouterr()
+    assert emitted_metrics(output.out).count("ShopConnected") == 2
+    for secret in (grant.access_token, grant.refresh_token, APP_SECRET):
+        assert secret not in output.out + output.err
+
+
+def test_tokens_are_encrypted_at_rest_under_our_own_rotated_key() -> None:
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: f"!{suffix}")
+    template = yaml.load(TEMPLATE.read_text(), Loader=Loader)  # noqa: S506 - SafeLoader subclass
+    resources = template["Resources"]
+    sse = resources["ShopsTable"]["Properties"]["SSESpecification"]
+    assert sse["SSEEnabled"] is True and sse["SSEType"] == "KMS"
+    assert sse["KMSMasterKeyId"] == "!Ref"  # a reference to the stack's key, not AWS-owned
+    key = resources["ShopTokensKey"]
+    assert key["Type"] == "AWS::KMS::Key" and key["Properties"]["EnableKeyRotation"] is True
+
+
+def test_reused_state_is_rejected_and_nothing_more_is_stored(wiring: Wiring, capsys) -> None:
+    sandbox = wiring.sandbox
+    sandbox.seed_shop()
+    started = oauth_get("/oauth/tiktok/start")
+    params = consent(sandbox, started["headers"]["Location"])
+    assert oauth_get("/oauth/tiktok/callback", params)["statusCode"] == 200
+    before = wiring.items()
+    token_calls = len(sandbox.requests("/api/v2/token/get"))
+    replay = oauth_get("/oauth/tiktok/callback", params)
+    assert replay["statusCode"] == 400 and "already used" in replay["body"]
+    assert wiring.items() == before
+    assert len(sandbox.requests("/api/v2/token/get")) == token_calls
+    assert "OAuthStateRejected" in emitted_metrics(capsys.readouterr().out)
+
+
+def test_unknown_state_is_rejected_before_calling_tiktok(wiring: Wiring) -> None:
+    code = wiring.sandbox.create_auth_code([wiring.sandbox.seed_shop().id])
+    response = oauth_get("/oauth/tiktok/callback", {"code": code, "state": "forged-state"})
+    assert response["statusCode"] == 400
+    assert wiring.items() == [] and wiring.sandbox.requests() == []
+
+
+def test_expired_state_is_rejected_and_consumed(wiring: Wiring) -> None:
+    now = int(time.time())
+    wiring.states.put(OAuthState(state="s" * 43, created_at=now - 700, expires_at=now - 100))
+    code = wiring.sandbox.create_auth_code([wiring.sandbox.seed_shop().id])
+    response = oauth_get("/oauth/tiktok/callback", {"code": code, "state": "s" * 43})
+    assert response["statusCode"] == 400 and "expired state" in response["body"]
+    assert wiring.items() == [] and wiring.sandbox.requests() == []
+    assert wiring.states.consume("s" * 43) is None
+
+
+def test_missing_parameters_are_rejected(wiring: Wiring) -> None:
+    assert oauth_get("/oauth/tiktok/callback", {})["statusCode"] == 400
+    assert oauth_get("/oauth/tiktok/callback", {"code": "AC_1"})["statusCode"] == 400
+    started = oauth_get("/oauth/tiktok/start")
+    state = parse_qs(urlsplit(started["headers"]["Location"]).query)["state"][0]
+    no_code = oauth_get("/oauth/tiktok/callback", {"state": state})
+    assert no_code["statusCode"] == 400 and "missing code" in no_code["body"]
+    assert wiring.items() == []
+
+
+def test_code_tiktok_rejects_gets_400_with_a_clear_message(wiring: Wiring) -> None:
+    started = oauth_get("/oauth/tiktok/start")
+    state = parse_qs(urlsplit(started["headers"]["Location"]).query)["state"][0]
+    response = oauth_get("/oauth/tiktok/callback", {"code": "AC_not_issued", "state": state})
+    assert response["statusCode"] == 400
+    assert "did not accept this authorization" in response["body"]
+    assert wiring.items() == []
+
+
+def test_tiktok_unavailable_gets_503_and_the_seller_starts_again(wiring: Wiring) -> None:
+    sandbox = wiring.sandbox
+    sandbox.seed_shop()
+    started = oauth_get("/oauth/tiktok/start")
+    params = consent(sandbox, started["headers"]["Location"])
+    sandbox.inject_fault("/authorization/202309/shops", "5xx", count=2)
+    response = oauth_get("/oauth/tiktok/callback", params)
+    assert response["statusCode"] == 503
+    assert "start the connection again" in response["body"]
+    assert "/oauth/tiktok/start" in response["body"]
+    assert wiring.items() == []
+    # The state was spent: the same link cannot be replayed.
+    assert oauth_get("/oauth/tiktok/callback", params)["statusCode"] == 400
+
+
+def test_reauthorization_updates_the_shop_in_place(wiring: Wiring) -> None:
+    sandbox = wiring.sandbox
+    sandbox_shop = sandbox.seed_shop()
+    assert connect(sandbox)["statusCode"] == 200
+    first = wiring.store.get(sandbox_shop.id)
+    assert first is not None and first.tokens is not None
+    wiring.store.mark(
+        sandbox_shop.id, ShopStatus.REAUTHORIZATION_REQUIRED, "refresh_refused", 0, event_time=None
+    )
+    again = connect(sandbox)
+    assert again["statusCode"] == 200 and "re-authorized" in again["body"]
+    second = wiring.store.get(sandbox_shop.id)
+    assert second is not None and second.tokens is not None
+    assert len(wiring.items()) == 1
+    assert second.status is ShopStatus.ACTIVE and second.status_reason == ""
+    assert (
+        second.tokens.access_token.get_secret_value()
+        != first.tokens.access_token.get_secret_value()
+    )
+    assert second.version > first.version
+
+
+def test_subscription_failure_is_recorded_per_event_type_and_retried_hourly(
+    wiring: Wiring, capsys
+) -> None:
+    from tests.integration.shops.conftest import SCHEDULED_EVENT, token_refresh
+
+    sandbox = wiring.sandbox
+    sandbox_shop = sandbox.seed_shop()
+    # Both attempts of the first subscription fail; every other one goes through.
+    sandbox.inject_fault("/event/202309/webhooks", "5xx", count=2)
+    assert connect(sandbox)["statusCode"] == 200
+    shop = wiring.store.get(sandbox_shop.id)
+    assert shop is not None
+    first_type = WEBHOOK_EVENT_TYPES[0]
+    assert shop.subscriptions[first_type] is SubscriptionStatus.FAILED
+    assert shop.missing_subscriptions(WEBHOOK_EVENT_TYPES) == (first_type,)
+    assert (sandbox_shop.id, first_type) not in sandbox.state.webhooks
+    assert "WebhookSubscriptionFailed" in emitted_metrics(capsys.readouterr().out)
+
+    report = token_refresh(SCHEDULED_EVENT)
+    assert report["subscriptions_repaired"] == 1 and report["errors"] == 0
+    repaired = wiring.store.get(sandbox_shop.id)
+    assert repaired is not None and not repaired.missing_subscriptions(WEBHOOK_EVENT_TYPES)
+    assert sandbox.state.webhooks[(sandbox_shop.id, first_type)] == WEBHOOK_URL
+    # Only the missing one was sent again.
+    puts = [r for r in sandbox.requests("/event/202309/webhooks") if r["method"] == "PUT"]
+    assert len(puts) == len(WEBHOOK_EVENT_TYPES) + 2
+
+
+def test_local_stack_domain_gets_an_http_callback(wiring: Wiring) -> None:
+    response = oauth_get("/oauth/tiktok/start", domain="127.0.0.1:3055")
+    redirect = parse_qs(urlsplit(response["headers"]["Location"]).query)["redirect_uri"][0]
+    assert redirect == "http://127.0.0.1:3055/oauth/tiktok/callback"
+
+
+def test_default_wiring_from_the_environment_connects_a_shop(stack, sandbox, capsys) -> None:
+    """No override: config, Secrets Manager credentials, DynamoDB limiter as in Lambda."""
+    sandbox_shop = sandbox.seed_shop()
+    assert connect(sandbox)["statusCode"] == 200
+    items = stack["dynamodb"].scan(TableName=stack["shops"])["Items"]
+    assert [item["pk"]["S"] for item in items] == [sandbox_shop.id]
+    assert items[0]["status"]["S"] == "active"
+    limiter_items = stack["dynamodb"].scan(TableName=stack["ratelimit"])["Items"]
+    assert [item["pk"]["S"] for item in limiter_items] == [f"ratelimit#{sandbox_shop.id}"]
+    grant = next(iter(sandbox.state.grants.values()))
+    output = capsys.readouterr()
+    assert grant.access_token not in output.out + output.err
