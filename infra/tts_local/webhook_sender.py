@@ -6,13 +6,13 @@ a stale replay and not stored); `keep_timestamp=True` sends the file's bytes exa
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 from pathlib import Path
 
 import httpx
+
+from tts_sync.webhooks.signature import sign
 
 
 class WebhookFileError(ValueError):
@@ -20,7 +20,8 @@ class WebhookFileError(ValueError):
 
 
 def sign_body(app_key: str, app_secret: str, body: bytes) -> str:
-    return hmac.new(app_secret.encode(), app_key.encode() + body, hashlib.sha256).hexdigest()
+    """TikTok's webhook signature: the same function the intake verifies with."""
+    return sign(app_key, body, app_secret.encode())
 
 
 def read_body(path: Path, keep_timestamp: bool = False) -> bytes:
