@@ -23,12 +23,17 @@ from tts_sync.shops.dynamo_store import DynamoOAuthStateStore, DynamoShopStore
 from tts_sync.shops.models import Shop, ShopTokens
 from tts_sync.shops.runtime import ShopDependencies, override_dependencies
 from tts_sync.shops.tokens import StoreTokenRefresher
-from tts_sync.tiktok import BackoffPolicy, BucketPolicy, TikTokApiConfig, TikTokClient
-from tts_sync.tiktok import ratelimit_dynamo
+from tts_sync.tiktok import (
+    BackoffPolicy,
+    BucketPolicy,
+    TikTokApiConfig,
+    TikTokClient,
+    ratelimit_dynamo,
+)
 from tts_sync.tiktok.ratelimit_dynamo import DynamoRateLimiter
 
 APP_KEY = "shops-app-key"
-APP_SECRET = "shops-app-secret-0123456789"  # noqa: S105
+APP_SECRET = "shops-app-secret-0123456789"
 DOMAIN = "api.tts.test"
 WEBHOOK_URL = f"https://{DOMAIN}/webhooks/tiktok"
 

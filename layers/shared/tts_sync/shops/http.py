@@ -109,7 +109,7 @@ def handle_callback(
             "please start the connection again in a few minutes.",
             restart,
         )
-    return page(200, "Shop connected", *_result_lines(result))
+    return page(200, "Shop connected", "", *_result_lines(result))
 
 
 def _result_lines(result: ConnectionResult) -> list[str]:
@@ -128,7 +128,7 @@ def _result_lines(result: ConnectionResult) -> list[str]:
 
 def page(status: int, title: str, message: str, *extra_html: str) -> Response[str]:
     """A minimal page; `message` is text (escaped), `extra_html` is trusted markup."""
-    body_html = message if message.startswith("<") else f"<p>{html.escape(message)}</p>"
+    body_html = f"<p>{html.escape(message)}</p>" if message else ""
     body = (
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title></head><body>"

@@ -1,0 +1,300 @@
+"""The token-refresh function end to end: hourly schedule, on-demand refresh inside the client,
+type-6/7 webhooks from the Events table's stream, the ops console event."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import boto3
+import pytest
+
+from tests.integration.shops.conftest import (
+    APP_SECRET,
+    SCHEDULED_EVENT,
+    Wiring,
+    build_client,
+    emitted_metrics,
+    seed_shop,
+    token_refresh,
+)
+from tts_sync.shops.jobs import InvalidTokenRefreshEventError
+from tts_sync.shops.models import ShopNotUsableError, ShopStatus, ShopTokens
+from tts_sync.shops.runtime import ShopDependencies, override_dependencies
+from tts_sync.shops.tokens import StoreTokenRefresher, UnknownShopError
+from tts_sync.webhooks.dynamo_store import DynamoEventStore
+from tts_sync.webhooks.envelope import parse_envelope
+from tts_sync.webhooks.intake import StoredEvent
+
+DAY = 86_400
+CONSOLE_EVENTS = Path(__file__).resolve().parents[3] / "events" / "console"
+
+
+def access_token(wiring: Wiring, shop_id: str) -> str:
+    shop = wiring.store.get(shop_id)
+    assert shop is not None and shop.tokens is not None
+    return shop.tokens.access_token.get_secret_value()
+
+
+def test_hourly_run_refreshes_only_shops_near_expiry_by_absolute_timestamps(
+    wiring: Wiring, capsys
+) -> None:
+    soon = seed_shop(wiring, access_ttl=1 * DAY)  # inside the 48 h window
+    later = seed_shop(wiring, access_ttl=6 * DAY)
+    report = token_refresh(SCHEDULED_EVENT)
+    assert (report["refreshed"], report["not_due"], report["errors"]) == (1, 1, 0)
+    refreshed = wiring.store.get(soon.shop_id)
+    assert refreshed is not None and refreshed.tokens is not None
+    grant = wiring.sandbox.state.grants[refreshed.tokens.access_token.get_secret_value()]
+    assert refreshed.tokens.access_token_expires_at == grant.access_token_expire_in
+    assert refreshed.tokens.access_token_expires_at > time.time() + 6 * DAY
+    assert access_token(wiring, later.shop_id) == later.tokens.access_token.get_secret_value()
+    assert len(wiring.sandbox.requests("/api/v2/token/refresh")) == 1
+
+    wiring.clock.advance(4.5 * DAY)  # `later` now has 1.5 days left; `soon`'s new token 2.5
+    report = token_refresh(SCHEDULED_EVENT)
+    assert (report["refreshed"], report["not_due"]) == (1, 1)
+    assert access_token(wiring, later.shop_id) != later.tokens.access_token.get_secret_value()
+    output = capsys.readouterr()
+    assert emitted_metrics(output.out).count("TokenRefreshed") == 2
+    for grant in wiring.sandbox.state.grants.values():
+        for secret in (grant.access_token, grant.refresh_token, APP_SECRET):
+            assert secret not in output.out + output.err
+
+
+def test_lapsed_refused_and_broken_shops_never_stop_the_others(wiring: Wiring, capsys) -> None:
+    due = seed_shop(wiring, access_ttl=DAY)
+    seed_shop(wiring, access_ttl=7 * DAY)  # not due
+    lapsed = seed_shop(wiring, access_ttl=DAY, refresh_expires_in=-10)
+    refused = seed_shop(wiring, access_ttl=DAY, refresh_token="TTR_revoked_by_tiktok")
+    # A damaged item: it cannot even be read; it must fail alone.
+    wiring.dynamodb.put_item(
+        TableName=wiring.shops_table,
+        Item={"pk": {"S": "broken"}, "cipher": {"S": "x"}, "status": {"S": "paused?"}},
+    )
+    report = token_refresh(SCHEDULED_EVENT)
+    assert report["shops"] == 5
+    assert report["refreshed"] == 1 and report["not_due"] == 1
+    assert report["reauthorization_required"] == 2
+    assert report["errors"] == 1 and report["failed_shop_ids"] == ["broken"]
+    assert access_token(wiring, due.shop_id) != due.tokens.access_token.get_secret_value()
+    for shop, reason in ((lapsed, "refresh_token_expired"), (refused, "refresh_refused")):
+        stored = wiring.store.get(shop.shop_id)
+        assert stored is not None
+        assert stored.status is ShopStatus.REAUTHORIZATION_REQUIRED
+        assert stored.status_reason == reason
+    # The lapsed refresh token was never sent to TikTok.
+    sent = [r["query"]["refresh_token"] for r in wiring.sandbox.requests("/api/v2/token/refresh")]
+    assert lapsed.tokens.refresh_token.get_secret_value() not in sent
+    metrics = emitted_metrics(capsys.readouterr().out)
+    assert metrics.count("ShopReauthorizationRequired") == 2
+    assert metrics.count("TokenRefreshFailed") == 1
+
+    # Next hour: shops waiting for consent are not retried (no repeated alarms).
+    report = token_refresh(SCHEDULED_EVENT)
+    assert report["skipped"] == 2 and report["reauthorization_required"] == 0
+    assert "ShopReauthorizationRequired" not in emitted_metrics(capsys.readouterr().out)
+
+
+def test_retryable_refresh_failure_is_left_for_the_next_run(wiring: Wiring, stack) -> None:
+    shop = seed_shop(wiring, access_ttl=DAY)
+    dead = build_client(wiring.sandbox, stack, wiring.clock, auth_base_url="http://127.0.0.1:9")
+    override_dependencies(
+        ShopDependencies(shops=wiring.store, client=dead, app_key="k", clock=wiring.clock)
+    )
+    report = token_refresh(SCHEDULED_EVENT)
+    dead.close()
+    assert report["retry_later"] == 1 and report["errors"] == 0
+    stored = wiring.store.get(shop.shop_id)
+    assert stored is not None and stored.status is ShopStatus.ACTIVE
+    assert stored.tokens == shop.tokens
+
+
+def test_older_tokens_never_replace_newer_ones(wiring: Wiring) -> None:
+    shop = seed_shop(wiring, access_ttl=DAY)
+    now = int(time.time())
+    newer = ShopTokens.model_validate(
+        {
+            "access_token": "TTP_newer",
+            "access_token_expires_at": now + 7 * DAY,
+            "refresh_token": "TTR_same",
+            "refresh_token_expires_at": now + 300 * DAY,
+        }
+    )
+    older = ShopTokens.model_validate(
+        newer.model_dump() | {"access_token": "TTP_older", "access_token_expires_at": now + 6 * DAY}
+    )
+    assert wiring.store.save_tokens(shop.shop_id, newer, now).tokens == newer
+    kept = wiring.store.save_tokens(shop.shop_id, older, now)
+    assert kept.tokens == newer
+    assert access_token(wiring, shop.shop_id) == "TTP_newer"
+
+
+def test_concurrent_refreshes_keep_the_newest_tokens(wiring: Wiring) -> None:
+    shop = seed_shop(wiring, access_ttl=DAY)
+    expired = shop.tokens.access_token.get_secret_value()
+    wiring.sandbox.expire_access_token(expired)
+    refresher = StoreTokenRefresher(wiring.store, wiring.client, clock=wiring.clock)
+    with ThreadPoolExecutor(6) as pool:
+        tokens = list(
+            pool.map(lambda _: refresher.refresh_shop_token(shop.shop_id, expired), range(6))
+        )
+    stored = wiring.store.get(shop.shop_id)
+    assert stored is not None and stored.tokens is not None
+    issued = [wiring.sandbox.state.grants[token] for token in tokens]
+    assert all(grant.access_token_expire_in > time.time() for grant in issued)
+    assert stored.tokens.access_token_expires_at == max(g.access_token_expire_in for g in issued)
+
+
+def test_expired_access_token_is_refreshed_once_through_the_store(wiring: Wiring) -> None:
+    shop = seed_shop(wiring, access_ttl=5 * DAY)
+    wiring.sandbox.seed_warehouse(shop.shop_id, name="Main")
+    old = shop.tokens.access_token.get_secret_value()
+    wiring.sandbox.expire_access_token(old)
+    warehouses = wiring.client.get_warehouses(shop.access())
+    assert [w.name for w in warehouses] == ["Main"]
+    new = access_token(wiring, shop.shop_id)
+    assert new != old
+    calls = wiring.sandbox.requests("/logistics/202309/warehouses")
+    assert [c["headers"]["x-tts-access-token"] for c in calls] == [old, new]
+    assert [c["code"] for c in calls] == [105002, 0]
+    assert len(wiring.sandbox.requests("/api/v2/token/refresh")) == 1
+    # A second caller still holding the old token gets the stored one, no second refresh.
+    assert wiring.client.get_warehouses(shop.access())
+    assert len(wiring.sandbox.requests("/api/v2/token/refresh")) == 1
+
+
+# ---------------------------------------------------------------- type 6 / 7 from the stream
+
+
+@pytest.fixture
+def events_stream(stack, aws_endpoint):
+    """The Events table with its stream, written by the webhook intake's own adapter."""
+    dynamodb = stack["dynamodb"]
+    name = f"events-{uuid.uuid4().hex[:8]}"
+    dynamodb.create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )
+    stream_arn = dynamodb.describe_table(TableName=name)["Table"]["LatestStreamArn"]
+    store = DynamoEventStore(dynamodb, name, "unused-quarantine")
+    streams = boto3.client("dynamodbstreams", endpoint_url=aws_endpoint)
+
+    def deliver(*bodies: dict) -> dict:
+        from datetime import UTC, datetime
+
+        for body in bodies:
+            raw = json.dumps(body).encode()
+            envelope = parse_envelope(raw)
+            store.put_if_absent(
+                StoredEvent(envelope.event_key, envelope, raw.decode(), datetime.now(UTC))
+            )
+        shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]
+        iterator = streams.get_shard_iterator(
+            StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        records = streams.get_records(ShardIterator=iterator)["Records"]
+        for record in records:
+            record["eventSourceARN"] = stream_arn
+            record["dynamodb"]["ApproximateCreationDateTime"] = int(time.time())
+        return {"Records": json.loads(json.dumps(records, default=str))}
+
+    return deliver
+
+
+def webhook(type_: int, shop_id: str, timestamp: int, **data: str) -> dict:
+    return {
+        "type": type_,
+        "tts_notification_id": uuid.uuid4().hex,
+        "shop_id": shop_id,
+        "timestamp": timestamp,
+        "data": {"message": "m", **data},
+    }
+
+
+def test_type_7_and_type_6_webhooks_mark_the_shops(wiring: Wiring, events_stream, capsys) -> None:
+    expiring = seed_shop(wiring, access_ttl=5 * DAY)
+    leaving = seed_shop(wiring, access_ttl=5 * DAY)
+    now = int(time.time())
+    batch = events_stream(
+        webhook(7, expiring.shop_id, now, expiration_time=str(now + 30 * DAY)),
+        webhook(6, leaving.shop_id, now),
+    )
+    assert token_refresh(batch) == {"batchItemFailures": []}
+    marked = wiring.store.get(expiring.shop_id)
+    assert marked is not None and marked.status is ShopStatus.REAUTHORIZATION_REQUIRED
+    assert marked.authorization_expires_at == now + 30 * DAY
+    assert marked.tokens == expiring.tokens  # still usable until the authorization lapses
+    gone = wiring.store.get(leaving.shop_id)
+    assert gone is not None and gone.status is ShopStatus.DEAUTHORIZED and gone.tokens is None
+    with pytest.raises(ShopNotUsableError):
+        gone.access()
+    metrics = emitted_metrics(capsys.readouterr().out)
+    assert {"ShopReauthorizationRequired", "ShopDeauthorized"} <= set(metrics)
+    # The deauthorized shop is left alone by the hourly run.
+    wiring.clock.advance(6 * DAY)
+    report = token_refresh(SCHEDULED_EVENT)
+    assert report["skipped"] == 1 and report["refreshed"] == 1
+
+
+def test_webhook_older_than_the_last_consent_changes_nothing(wiring: Wiring, events_stream) -> None:
+    shop = seed_shop(wiring, access_ttl=5 * DAY)  # authorized a minute ago
+    batch = events_stream(webhook(6, shop.shop_id, int(time.time()) - 3600))
+    assert token_refresh(batch) == {"batchItemFailures": []}
+    stored = wiring.store.get(shop.shop_id)
+    assert stored is not None and stored.status is ShopStatus.ACTIVE and stored.tokens
+
+
+def test_a_bad_record_fails_alone(wiring: Wiring, events_stream) -> None:
+    shop = seed_shop(wiring, access_ttl=5 * DAY)
+    now = int(time.time())
+    batch = events_stream(
+        webhook(7, shop.shop_id, now, expiration_time="soon-ish"),  # not a timestamp
+        webhook(6, shop.shop_id, now),
+    )
+    result = token_refresh(batch)
+    bad = batch["Records"][0]["dynamodb"]["SequenceNumber"]
+    assert result == {"batchItemFailures": [{"itemIdentifier": bad}]}
+    stored = wiring.store.get(shop.shop_id)
+    assert stored is not None and stored.status is ShopStatus.DEAUTHORIZED
+
+
+# ---------------------------------------------------------------- ops console events
+
+
+def test_console_events_are_valid_and_force_a_refresh(wiring: Wiring) -> None:
+    shop = seed_shop(wiring, access_ttl=6 * DAY, shop_id="7494049642642441621")
+    scheduled = json.loads((CONSOLE_EVENTS / "token_refresh_scheduled.json").read_text())
+    assert token_refresh(scheduled)["not_due"] == 1
+    one_shop = json.loads((CONSOLE_EVENTS / "token_refresh_one_shop.json").read_text())
+    assert one_shop == {"shop_id": shop.shop_id}
+    assert token_refresh(one_shop) == {"shop_id": shop.shop_id, "outcome": "refreshed"}
+    assert access_token(wiring, shop.shop_id) != shop.tokens.access_token.get_secret_value()
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ({}, "shop_id: Field required"),
+        ({"shop_id": ""}, "shop_id: String should have at least 1 character"),
+        ({"shop_id": "1", "force": True}, "force: Extra inputs are not permitted"),
+        ({"shopId": "1"}, "shopId: Extra inputs are not permitted"),
+        ({"shop_id": "7494/../x"}, "shop_id: String should match pattern"),
+        ([], "expected a JSON object"),
+    ],
+)
+def test_bad_console_event_gets_a_precise_error(wiring: Wiring, event, message) -> None:
+    with pytest.raises(InvalidTokenRefreshEventError, match=message.replace("(", r"\(")) as error:
+        token_refresh(event)
+    assert "shop_id" in str(error.value)
+
+
+def test_console_refresh_of_an_unknown_shop_names_it(wiring: Wiring) -> None:
+    with pytest.raises(UnknownShopError, match="'404404'"):
+        token_refresh({"shop_id": "404404"})
