@@ -3,6 +3,7 @@ sandbox's consent page, token host and Event API on loopback."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -85,18 +86,41 @@ def test_callback_stores_every_authorized_shop_and_subscribes_its_webhooks(
         assert secret not in output.out + output.err
 
 
-def test_tokens_are_encrypted_at_rest_under_our_own_rotated_key() -> None:
+def _template() -> dict:
     class Loader(yaml.SafeLoader):
         pass
 
-    Loader.add_multi_constructor("!", lambda loader, suffix, node: f"!{suffix}")
-    template = yaml.load(TEMPLATE.read_text(), Loader=Loader)  # noqa: S506 - SafeLoader subclass
-    resources = template["Resources"]
+    def intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict:
+        name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+        if isinstance(node, yaml.ScalarNode):
+            return {name: loader.construct_scalar(node)}
+        return {name: loader.construct_sequence(node, deep=True)}
+
+    Loader.add_multi_constructor("!", intrinsic)
+    return yaml.load(TEMPLATE.read_text(), Loader=Loader)  # noqa: S506 - a SafeLoader subclass
+
+
+def test_tokens_are_encrypted_at_rest_under_our_own_rotated_key() -> None:
+    resources = _template()["Resources"]
     sse = resources["ShopsTable"]["Properties"]["SSESpecification"]
-    assert sse["SSEEnabled"] is True and sse["SSEType"] == "KMS"
-    assert sse["KMSMasterKeyId"] == "!Ref"  # a reference to the stack's key, not AWS-owned
+    assert sse == {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": {"Ref": "ShopTokensKey"}}
     key = resources["ShopTokensKey"]
     assert key["Type"] == "AWS::KMS::Key" and key["Properties"]["EnableKeyRotation"] is True
+
+
+def test_shop_functions_get_per_arn_permissions_and_only_authorization_events() -> None:
+    resources = _template()["Resources"]
+    for name in ("OAuthFunction", "TokenRefreshFunction"):
+        for policy in resources[name]["Properties"]["Policies"]:
+            for statement in policy.get("Statement", []):
+                assert statement["Resource"] != "*", (name, statement["Sid"])
+    events = resources["TokenRefreshFunction"]["Properties"]["Events"]
+    stream = events["AuthorizationWebhooks"]["Properties"]
+    pattern = json.loads(stream["FilterCriteria"]["Filters"][0]["Pattern"])
+    assert pattern["dynamodb"]["NewImage"]["event_type"] == {"N": ["6", "7"]}
+    assert stream["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert stream["DestinationConfig"]["OnFailure"]["Type"] == "SQS"
+    assert events["Hourly"]["Properties"]["Schedule"] == "rate(1 hour)"
 
 
 def test_reused_state_is_rejected_and_nothing_more_is_stored(wiring: Wiring, capsys) -> None:
