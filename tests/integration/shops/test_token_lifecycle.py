@@ -22,7 +22,7 @@ from tests.integration.shops.conftest import (
     token_refresh,
 )
 from tts_sync.shops.jobs import InvalidTokenRefreshEventError
-from tts_sync.shops.models import ShopNotUsableError, ShopStatus, ShopTokens
+from tts_sync.shops.models import Shop, ShopNotUsableError, ShopStatus, ShopTokens
 from tts_sync.shops.runtime import ShopDependencies, override_dependencies
 from tts_sync.shops.tokens import StoreTokenRefresher, UnknownShopError
 from tts_sync.webhooks.dynamo_store import DynamoEventStore
@@ -63,6 +63,33 @@ def test_hourly_run_refreshes_only_shops_near_expiry_by_absolute_timestamps(
     for grant in wiring.sandbox.state.grants.values():
         for secret in (grant.access_token, grant.refresh_token, APP_SECRET):
             assert secret not in output.out + output.err
+
+
+def test_shops_of_one_grant_share_one_refresh_per_run(wiring: Wiring) -> None:
+    sandbox = wiring.sandbox
+    us, uk = sandbox.seed_shop(region="US"), sandbox.seed_shop(region="GB")
+    grant = sandbox.issue_token([us.id, uk.id], access_ttl=DAY)
+    now = int(wiring.clock())
+    for sandbox_shop in (us, uk):
+        wiring.store.save_authorization(
+            Shop(
+                shop_id=sandbox_shop.id,
+                cipher=sandbox_shop.cipher,
+                tokens=ShopTokens.model_validate(
+                    grant.to_api()
+                    | {
+                        "access_token_expires_at": grant.access_token_expire_in,
+                        "refresh_token_expires_at": grant.refresh_token_expire_in,
+                    }
+                ),
+                authorized_at=now - 60,
+                updated_at=now - 60,
+            )
+        )
+    report = token_refresh(SCHEDULED_EVENT)
+    assert report["refreshed"] == 2
+    assert len(sandbox.requests("/api/v2/token/refresh")) == 1
+    assert access_token(wiring, us.id) == access_token(wiring, uk.id) != grant.access_token
 
 
 def test_lapsed_refused_and_broken_shops_never_stop_the_others(wiring: Wiring, capsys) -> None:

@@ -82,8 +82,13 @@ def refresh_shop(
     now: int,
     deadline: Deadline,
     force: bool = False,
+    issued: dict[str, AccessToken] | None = None,
 ) -> tuple[RefreshOutcome, Shop]:
-    """Refresh one shop's access token if due (or forced); the outcome and the shop after."""
+    """Refresh one shop's access token if due (or forced); the outcome and the shop after.
+
+    One consent covers all the seller's shops with one grant, so shops share a refresh token.
+    `issued` (refresh token -> fresh tokens, in memory for one run) makes the seller's other
+    shops take the tokens already issued in this run instead of refreshing the grant again."""
     if shop.tokens is None or shop.status is ShopStatus.DEAUTHORIZED:
         return RefreshOutcome.SKIPPED, shop
     waiting = shop.status is ShopStatus.REAUTHORIZATION_REQUIRED
@@ -94,9 +99,10 @@ def refresh_shop(
     if shop.tokens.refresh_token_expires_at <= now:
         _require_reauthorization(store, shop, REASON_REFRESH_TOKEN_EXPIRED, now)
         return RefreshOutcome.REAUTHORIZATION_REQUIRED, shop
+    refresh_token = shop.tokens.refresh_token.get_secret_value()
     try:
-        fresh = issuer.refresh_access_token(
-            shop.tokens.refresh_token.get_secret_value(), deadline=deadline
+        fresh = (issued or {}).get(refresh_token) or issuer.refresh_access_token(
+            refresh_token, deadline=deadline
         )
     except TikTokRetryableError as error:
         logger.warning(
@@ -114,6 +120,8 @@ def refresh_shop(
         metrics.add_metric(name="TokenRefreshFailed", unit=MetricUnit.Count, value=1)
         _require_reauthorization(store, shop, REASON_REFRESH_REFUSED, now)
         return RefreshOutcome.REAUTHORIZATION_REQUIRED, shop
+    if issued is not None:
+        issued[refresh_token] = fresh
     stored = store.save_tokens(shop.shop_id, ShopTokens.from_api(fresh), now)
     logger.info(
         "access token refreshed",
@@ -213,6 +221,7 @@ def run_scheduled(
 ) -> RunReport:
     """Every shop independently: refresh if due, then subscribe missing webhooks."""
     report = RunReport()
+    issued: dict[str, AccessToken] = {}
     for shop_id in store.shop_ids():
         report.shops += 1
         if deadline() < MIN_SECONDS_PER_SHOP:
@@ -230,6 +239,7 @@ def run_scheduled(
                 policy=policy,
                 now=int(clock()),
                 deadline=deadline,
+                issued=issued,
             )
             report.count(outcome)
             repaired = _repair_subscriptions(
