@@ -3,7 +3,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # uv is the one tool a fresh machine needs beyond Python 3.11; bootstrap it when missing.
-UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+# `python3 -m uv` works wherever pip put it, whether or not its script folder is on PATH.
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 STAGE ?= dev
 PORT ?= 3000
 SAM := $(UV) tool run --from aws-sam-cli==1.170.0 sam
@@ -16,8 +17,9 @@ export AWS_DEFAULT_REGION ?= us-east-1
 help: ## List targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-uv: ## Install uv if missing (pip user install)
-	@command -v uv >/dev/null 2>&1 || test -x "$(HOME)/.local/bin/uv" || python3 -m pip install --user --quiet uv
+uv: ## Install uv if missing (pip user install; PEP 668 systems too)
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --user --quiet uv \
+		|| python3 -m pip install --user --quiet --break-system-packages uv
 
 sync: uv ## Create/refresh the dev environment from uv.lock
 	@$(UV) sync --locked --quiet
