@@ -33,6 +33,7 @@ def receiver():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}/webhooks/tiktok", received
     server.shutdown()
+    server.server_close()  # shutdown() only stops the loop; this releases the listening socket
 
 
 def test_sends_signed_body_with_a_fresh_timestamp(tmp_path, receiver):
