@@ -7,15 +7,17 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from tts_sync.tiktok import (
     ShopAccess,
     TikTokApiConfig,
     TikTokClient,
     TikTokPermanentError,
+    TikTokRequestRejectedError,
     TikTokRetryableError,
 )
-from tts_sync.tiktok.models import ItemOutcome, Order
+from tts_sync.tiktok.models import ItemOutcome, Order, SkuStock, StockLevel
 
 SHOP = ShopAccess("1", "ROW_c", "TTP_token_value")
 
@@ -133,3 +135,65 @@ def test_item_outcome_is_not_success_when_any_item_failed() -> None:
     failed = ItemOutcome.model_validate({"succeeded": [], "failed": [{"code": 1, "sku_id": "a"}]})
     assert not failed.all_succeeded
     json.dumps(failed.model_dump())  # serialisable for DLQ messages
+
+
+@pytest.mark.parametrize(
+    "package_id",
+    [
+        "\uff11\uff12\uff13",
+        "\u0663\u0664",
+        "\u00b2",
+        "abc\u00e9",
+        "a b",
+        "a/b",
+        "a.b",
+        "a%2F",
+        "123\n",
+        "",
+    ],
+)
+def test_path_ids_outside_ascii_letters_digits_dash_underscore_are_refused_locally(
+    package_id: str,
+) -> None:
+    # httpx would percent-encode non-ASCII, but the signature covers the raw path: TikTok
+    # would answer 106001, so the client must not send it at all.
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return envelope(0)
+
+    with pytest.raises(TikTokRequestRejectedError, match="path segment"):
+        client_with(handler, []).get_package_detail(SHOP, package_id)
+    assert seen == []
+
+
+def test_path_ids_of_ascii_letters_digits_dash_underscore_are_sent() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return envelope(0, {"package_id": "Ab-9_z"})
+
+    client_with(handler, []).get_package_detail(SHOP, "Ab-9_z")
+    assert seen[0].url.path == "/fulfillment/202309/packages/Ab-9_z"
+
+
+def test_sku_stock_refuses_the_same_warehouse_twice() -> None:
+    with pytest.raises(ValidationError, match="warehouse listed twice"):
+        SkuStock(
+            sku_id="1",
+            levels=[
+                StockLevel(warehouse_id="W1", quantity=1),
+                StockLevel(warehouse_id="W2", quantity=2),
+                StockLevel(warehouse_id="W1", quantity=3),
+            ],
+        )
+    two = SkuStock(
+        sku_id="1",
+        levels=[
+            StockLevel(warehouse_id="W1", quantity=1),
+            StockLevel(warehouse_id="W2", quantity=0),
+        ],
+    )
+    assert [level.warehouse_id for level in two.levels] == ["W1", "W2"]

@@ -11,6 +11,7 @@ rate limit, retries, token refresh) and returns pydantic models. Calls that can 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -40,6 +41,7 @@ ORDER_DETAIL_BATCH = 50
 MAX_PAGE_SIZE = 100
 MAX_SKUS_PER_STOCK_UPDATE = 100
 MAX_STOCK_QUANTITY = 99_999
+_PATH_SEGMENT = re.compile(r"[A-Za-z0-9_-]+")  # used with fullmatch: no trailing newline
 
 
 class TikTokClient(SignedTransport):
@@ -367,8 +369,10 @@ class TikTokClient(SignedTransport):
 
 
 def _segment(value: str) -> str:
-    """An id used as a path segment; refuse anything that would change the path."""
-    if not value or not value.replace("-", "").replace("_", "").isalnum():
+    """An id used as a path segment; refuse anything that would change the path. ASCII only:
+    httpx percent-encodes other characters but the signature covers the raw path, so TikTok
+    would answer 106001 (invalid sign) for an id that str.isalnum() lets through."""
+    if _PATH_SEGMENT.fullmatch(value) is None:
         raise TikTokRequestRejectedError(f"invalid id for a path segment: {value!r}")
     return value
 

@@ -187,10 +187,20 @@ class StockLevel(_Model):
 
 
 class SkuStock(_Model):
-    """Every warehouse the SKU is stocked in must be listed (TikTok rejects a partial list)."""
+    """Every warehouse the SKU is stocked in must be listed (TikTok rejects a partial list),
+    each once (TikTok rejects a warehouse listed twice)."""
 
     sku_id: str
     levels: list[StockLevel] = Field(min_length=1)
+
+    @field_validator("levels")
+    @classmethod
+    def _one_level_per_warehouse(cls, levels: list[StockLevel]) -> list[StockLevel]:
+        warehouses = [level.warehouse_id for level in levels]
+        repeated = sorted({w for w in warehouses if warehouses.count(w) > 1})
+        if repeated:
+            raise ValueError(f"warehouse listed twice in one SKU: {', '.join(repeated)}")
+        return levels
 
 
 class SkuPrice(_Model):
