@@ -107,8 +107,9 @@ def run_demo(
     resources = ready["resources"]
     dynamodb = boto3.client("dynamodb", endpoint_url=ready["aws_endpoint_url"])
     # Judge only this demo's own events: the stack may already hold others.
-    expected = {d.event_key for d in burst if d.stored} | {parse_envelope(racer).event_key}
-    forbidden = {d.event_key for d in burst if not d.stored and d.event_key} - expected
+    keys = [(d, d.event_key) for d in burst]
+    expected = {key for d, key in keys if d.stored and key} | {parse_envelope(racer).event_key}
+    forbidden = {key for d, key in keys if not d.stored and key} - expected
     events = [
         item
         for item in _scan(dynamodb, resources["EventsTable"])

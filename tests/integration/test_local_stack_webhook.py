@@ -44,9 +44,13 @@ def _body(notification_id: str) -> bytes:
 
 
 def _stored(stack: LocalStack, key: str) -> dict | None:
-    return stack.client("dynamodb").get_item(
-        TableName=stack.physical_id("EventsTable"), Key={"pk": {"S": key}}, ConsistentRead=True
-    ).get("Item")
+    return (
+        stack.client("dynamodb")
+        .get_item(
+            TableName=stack.physical_id("EventsTable"), Key={"pk": {"S": key}}, ConsistentRead=True
+        )
+        .get("Item")
+    )
 
 
 def test_signed_delivery_is_stored_and_acknowledged_with_an_empty_body(stack, webhook_url):

@@ -14,11 +14,11 @@ deployment fails loudly on its first invocation instead of half-working.
 from __future__ import annotations
 
 import os
-from functools import cache
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from tts_sync.container import container_cached
 from tts_sync.errors import ConfigError
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
@@ -39,7 +39,7 @@ def read_config(model: type[ConfigT], environ: dict[str, str] | None = None) -> 
         ) from None
 
 
-@cache
+@container_cached
 def load_config(model: type[ConfigT]) -> ConfigT:
-    """The container-wide config of `model`, read once. Tests call `load_config.cache_clear()`."""
+    """The container-wide config of `model`, read once."""
     return read_config(model)

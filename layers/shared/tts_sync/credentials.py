@@ -3,20 +3,20 @@
 The secret is JSON: {"app_key": ..., "app_secret": ..., "previous_app_secret": optional}.
 `previous_app_secret` lets webhook verification accept both secrets while a rotation is rolled
 out. Values are cached per container (max_age) and never logged: the model's repr hides them.
+This module imports no AWS SDK until the secret is first read, so domain code may use its models.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 
-from tts_sync.aws import secretsmanager_client
 from tts_sync.config import load_config
-from tts_sync.errors import ConfigError
+from tts_sync.container import container_cached
+from tts_sync.errors import ConfigError, CredentialsUnavailableError
 
 CACHE_SECONDS = 300
 
@@ -40,19 +40,29 @@ class AppCredentials(BaseModel):
 
 
 class CredentialsProvider:
-    """Caches the app credentials; `refresh()` forces one re-read (after a suspected rotation)."""
+    """Caches the app credentials; `refresh()` forces one re-read (after a suspected rotation).
 
-    def __init__(self, fetch: Callable[[bool], Any], min_refresh_interval: float = 30.0) -> None:
+    `fetch(force)` returns the secret's JSON document; it raises CredentialsUnavailableError when
+    the secret cannot be read right now.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[bool], Any],
+        min_refresh_interval: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._fetch = fetch
         self._min_refresh_interval = min_refresh_interval
-        self._last_forced = 0.0
+        self._clock = clock
+        self._last_forced = float("-inf")  # monotonic time starts near 0 in a new microVM
 
     def get(self) -> AppCredentials:
         return self._parse(self._fetch(False))
 
     def refresh(self) -> AppCredentials | None:
         """Re-read the secret at most once per interval; None when it was refreshed too recently."""
-        now = time.monotonic()
+        now = self._clock()
         if now - self._last_forced < self._min_refresh_interval:
             return None
         self._last_forced = now
@@ -63,25 +73,33 @@ class CredentialsProvider:
         try:
             return AppCredentials.model_validate(raw)
         except ValidationError as exc:
-            fields = ", ".join(str(err["loc"][0]) for err in exc.errors() if err["loc"])
+            fields = ", ".join(str(err["loc"][0]) for err in exc.errors() if err["loc"]) or "<root>"
             raise ConfigError(f"app credentials secret is malformed (fields: {fields})") from None
 
 
 def _fetch_from_secrets_manager(force: bool) -> Any:
-    # Imported here: Parameters pulls in extra modules only the functions that need it should pay.
+    secret_id = load_config(CredentialsConfig).secret_id
+    try:
+        return _secrets_provider().get(
+            secret_id, transform="json", max_age=CACHE_SECONDS, force_fetch=force
+        )
+    except Exception as exc:
+        # Parameters wraps SDK failures (throttling, timeouts, AccessDenied) in GetParameterError;
+        # the message may name the secret but never holds its value.
+        raise CredentialsUnavailableError(type(exc).__name__) from exc
+
+
+@container_cached
+def _secrets_provider() -> Any:
+    # Imported here: Parameters and boto3 load only when a secret is first read.
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-    provider = _secrets_provider(SecretsProvider)
-    secret_id = load_config(CredentialsConfig).secret_id
-    return provider.get(secret_id, transform="json", max_age=CACHE_SECONDS, force_fetch=force)
+    from tts_sync.aws import secretsmanager_client
+
+    return SecretsProvider(boto3_client=secretsmanager_client(fast=True))
 
 
-@cache
-def _secrets_provider(provider_class: Any) -> Any:
-    return provider_class(boto3_client=secretsmanager_client())
-
-
-@cache
+@container_cached
 def credentials_provider() -> CredentialsProvider:
     """The container-wide provider backed by Secrets Manager."""
     return CredentialsProvider(_fetch_from_secrets_manager)

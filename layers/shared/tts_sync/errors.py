@@ -11,3 +11,8 @@ class ConfigError(TtsSyncError):
 
 class StorageUnavailableError(TtsSyncError):
     """A durable write could not be confirmed (throttling, service error, timeout): retry later."""
+
+
+class CredentialsUnavailableError(TtsSyncError):
+    """The app credentials could not be read right now (Secrets Manager throttled, slow or
+    denied): retry later."""

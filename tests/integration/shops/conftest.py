@@ -17,8 +17,7 @@ import pytest
 
 from tests.conftest import FakeLambdaContext, http_api_event, load_function
 from tts_local.sandbox import Sandbox
-from tts_sync import aws, config, credentials
-from tts_sync.shops import runtime
+from tts_sync.container import reset_container
 from tts_sync.shops.dynamo_store import DynamoOAuthStateStore, DynamoShopStore
 from tts_sync.shops.models import Shop, ShopTokens
 from tts_sync.shops.runtime import ShopDependencies, override_dependencies
@@ -39,12 +38,8 @@ WEBHOOK_URL = f"https://{DOMAIN}/webhooks/tiktok"
 
 
 def reset_container_caches() -> None:
-    config.load_config.cache_clear()
-    aws.reset_clients()
-    credentials.credentials_provider.cache_clear()
-    credentials._secrets_provider.cache_clear()
+    reset_container()
     ratelimit_dynamo.dynamo_rate_limiter.cache_clear()
-    runtime.reset_caches()
 
 
 @dataclass

@@ -11,7 +11,8 @@ import boto3
 import pytest
 
 from tests.conftest import FakeLambdaContext, free_port, http_api_event, load_function
-from tts_sync import aws, config, credentials
+from tts_sync import aws
+from tts_sync.container import reset_container
 from tts_sync.errors import ConfigError
 from tts_sync.webhooks import http
 from tts_sync.webhooks.signature import sign
@@ -21,11 +22,7 @@ APP_KEY, SECRET = "int-app-key", "int-app-secret"
 
 def reset_container_caches() -> None:
     """What a fresh Lambda container starts with: no config, clients, secrets or dependencies."""
-    config.load_config.cache_clear()
-    aws.reset_clients()
-    credentials.credentials_provider.cache_clear()
-    credentials._secrets_provider.cache_clear()
-    http._default_dependencies.cache_clear()
+    reset_container()
 
 
 @pytest.fixture

@@ -62,13 +62,27 @@ def test_unknown_type_is_valid_and_named():
         (body(shop_id=""), "shop_id"),
         (body(data=[]), "data"),
         (body(data={"order_status": "UNPAID", "update_time": 1}), "order_id"),
-        (body(type=4, data={"package_list": [], "update_time": 1}), "package_list"),
+        (body(type=4, data={"package_list": [{"order_id_list": []}]}), "package_id"),
+        (body(type=5, data={"status": "PRODUCT_STATUS_CHANGED"}), "product_id"),
     ],
 )
 def test_invalid_bodies_name_the_problem(raw, reason):
     with pytest.raises(InvalidPayloadError) as caught:
         parse_envelope(raw)
     assert reason in caught.value.reason
+
+
+@pytest.mark.parametrize(
+    ("event_type", "data"),
+    [
+        (1, {"order_id": "5764"}),
+        (4, {"sc_type": "SPLIT"}),
+        (7, {"message": "expiring"}),
+        (3, {"order_id": 5764}),
+    ],
+)
+def test_fields_downstream_can_do_without_are_optional(event_type, data):
+    assert parse_envelope(body(type=event_type, data=data)).type == event_type
 
 
 def test_invalid_reason_never_echoes_values():

@@ -11,12 +11,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 
 from pydantic import BaseModel, Field
 
 from tts_sync.aws import dynamodb_client
 from tts_sync.config import load_config
+from tts_sync.container import container_cached
 from tts_sync.credentials import credentials_provider
 from tts_sync.shops.dynamo_store import DynamoOAuthStateStore, DynamoShopStore
 from tts_sync.shops.ports import OAuthStateStore, ShopStore
@@ -58,12 +58,12 @@ class ShopDependencies:
     clock: Callable[[], float] = time.time
 
 
-@cache
+@container_cached
 def shop_store() -> DynamoShopStore:
     return DynamoShopStore(dynamodb_client(), load_config(ShopsConfig).shops_table_name)
 
 
-@cache
+@container_cached
 def shop_api_client() -> TikTokClient:
     """Container-wide TikTok client with the shared rate limit and the store-backed refresher."""
     credentials = credentials_provider().get()
@@ -77,7 +77,7 @@ def shop_api_client() -> TikTokClient:
     return client
 
 
-@cache
+@container_cached
 def _default_dependencies(with_states: bool) -> ShopDependencies:
     client = shop_api_client()
     states = None
@@ -100,10 +100,3 @@ def override_dependencies(dependencies: ShopDependencies | None) -> None:
     """Tests swap in their own wiring here (None restores the AWS-backed defaults)."""
     global _override
     _override = dependencies
-
-
-def reset_caches() -> None:
-    """A fresh container: forget cached stores and clients (tests)."""
-    _default_dependencies.cache_clear()
-    shop_api_client.cache_clear()
-    shop_store.cache_clear()

@@ -35,15 +35,18 @@ EVENT_TYPE_NAMES: dict[int, str] = {
 
 
 class _EventData(BaseModel):
-    # Extra fields are kept: TikTok adds fields without notice and the raw payload is stored anyway.
+    """Only what downstream cannot work without is required (the ids it re-fetches by): a field
+    TikTok drops or renames must not send a whole event type to quarantine. Extra fields are
+    kept: TikTok adds fields without notice, and the raw payload is stored anyway."""
+
     model_config = ConfigDict(extra="allow")
 
 
 class OrderStatusChange(_EventData):
     order_id: IdStr
-    order_status: str = Field(min_length=1)
+    order_status: str | None = None
     is_on_hold_order: bool = False
-    update_time: int
+    update_time: int | None = None
 
 
 class ReverseStatusUpdate(_EventData):
@@ -54,7 +57,7 @@ class ReverseStatusUpdate(_EventData):
 
 class RecipientAddressUpdate(_EventData):
     order_id: IdStr
-    update_time: int
+    update_time: int | None = None
 
 
 class PackageRef(_EventData):
@@ -64,14 +67,14 @@ class PackageRef(_EventData):
 
 class PackageUpdate(_EventData):
     sc_type: str | None = None
-    package_list: list[PackageRef] = Field(min_length=1)
-    update_time: int
+    package_list: list[PackageRef] = Field(default_factory=list)
+    update_time: int | None = None
 
 
 class ProductStatusChange(_EventData):
     product_id: IdStr
     status: str | None = None
-    update_time: int
+    update_time: int | None = None
 
 
 class SellerDeauthorization(_EventData):
@@ -80,7 +83,7 @@ class SellerDeauthorization(_EventData):
 
 class UpcomingAuthorizationExpiration(_EventData):
     message: str | None = None
-    expiration_time: Annotated[str, BeforeValidator(_id_as_string)]
+    expiration_time: Annotated[str | None, BeforeValidator(_id_as_string)] = None
 
 
 class CancellationStatusChange(_EventData):

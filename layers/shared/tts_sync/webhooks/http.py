@@ -7,15 +7,15 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from tts_sync.aws import dynamodb_client
 from tts_sync.config import load_config
+from tts_sync.container import container_cached
 from tts_sync.credentials import credentials_provider
-from tts_sync.errors import StorageUnavailableError
+from tts_sync.errors import CredentialsUnavailableError, StorageUnavailableError
 from tts_sync.observability import MetricUnit, logger, metrics
 from tts_sync.webhooks.dynamo_store import DynamoEventStore
 from tts_sync.webhooks.intake import (
@@ -42,7 +42,7 @@ METRIC_BY_OUTCOME = {
     Outcome.UNAUTHORIZED: "WebhookUnauthorized",
     Outcome.TOO_LARGE: "WebhookTooLarge",
 }
-STORAGE_FAILED_STATUS = 503
+RETRY_LATER_STATUS = 503  # TikTok retries anything but 200/401
 # base64 grows 4/3: a larger encoded body cannot decode under the cap, so refuse it undecoded.
 _MAX_BASE64_CHARS = 4 * ((MAX_BODY_BYTES + 2) // 3)
 
@@ -58,7 +58,7 @@ class IntakeDependencies:
     credentials: CredentialsSource
 
 
-@cache
+@container_cached
 def _default_dependencies() -> IntakeDependencies:
     config = load_config(WebhookConfig)
     store = DynamoEventStore(
@@ -88,14 +88,13 @@ def handle_webhook(
     body: str | None, is_base64_encoded: bool, authorization: str | None
 ) -> dict[str, Any]:
     """Turns one API Gateway delivery into a response; the only place outcomes become codes."""
-    raw = _raw_body(body, is_base64_encoded)
+    try:
+        raw = _raw_body(body, is_base64_encoded)
+    except UndecodableBodyError as exc:
+        logger.warning("webhook body undecodable", reason=str(exc))
+        return _answer("WebhookBadRequest", 400)
     if raw is None:
-        metrics.add_metric(name="WebhookTooLarge", unit=MetricUnit.Count, value=1)
-        return respond(413)
-    if isinstance(raw, str):
-        logger.warning("webhook body undecodable", reason=raw)
-        metrics.add_metric(name="WebhookBadRequest", unit=MetricUnit.Count, value=1)
-        return respond(400)
+        return _answer(METRIC_BY_OUTCOME[Outcome.TOO_LARGE], STATUS_BY_OUTCOME[Outcome.TOO_LARGE])
     dependencies = intake_dependencies()
     try:
         result = accept_delivery(
@@ -103,14 +102,25 @@ def handle_webhook(
         )
     except StorageUnavailableError as exc:
         logger.error("webhook not stored, asking TikTok to retry", error=str(exc))
-        metrics.add_metric(name="WebhookStorageFailed", unit=MetricUnit.Count, value=1)
-        return respond(STORAGE_FAILED_STATUS)
-    metrics.add_metric(name=METRIC_BY_OUTCOME[result.outcome], unit=MetricUnit.Count, value=1)
-    return respond(STATUS_BY_OUTCOME[result.outcome])
+        return _answer("WebhookStorageFailed", RETRY_LATER_STATUS)
+    except CredentialsUnavailableError as exc:
+        logger.error("app credentials unavailable, asking TikTok to retry", error=str(exc))
+        return _answer("WebhookCredentialsUnavailable", RETRY_LATER_STATUS)
+    return _answer(METRIC_BY_OUTCOME[result.outcome], STATUS_BY_OUTCOME[result.outcome])
 
 
-def _raw_body(body: str | None, is_base64_encoded: bool) -> bytes | str | None:
-    """The exact bytes received; None when over the cap, a str reason when undecodable."""
+def _answer(metric: str, status: int) -> dict[str, Any]:
+    metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+    return respond(status)
+
+
+class UndecodableBodyError(ValueError):
+    """API Gateway handed over a body we cannot turn back into the bytes TikTok sent."""
+
+
+def _raw_body(body: str | None, is_base64_encoded: bool) -> bytes | None:
+    """The exact bytes received, or None when the body is certainly over the cap (checked
+    before decoding, so a huge body costs no work); accept_delivery checks the exact size."""
     if not body:
         return b""
     if is_base64_encoded:
@@ -119,12 +129,11 @@ def _raw_body(body: str | None, is_base64_encoded: bool) -> bytes | str | None:
         try:
             return base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):
-            return "invalid base64 body"
-    # A text body can hold up to 4 UTF-8 bytes per character: skip encoding a hopeless one.
+            raise UndecodableBodyError("invalid base64 body") from None
+    # Each character is at least one UTF-8 byte.
     if len(body) > MAX_BODY_BYTES:
         return None
     try:
-        raw = body.encode("utf-8")
+        return body.encode("utf-8")
     except UnicodeEncodeError:
-        return "body is not valid UTF-8 text"
-    return None if len(raw) > MAX_BODY_BYTES else raw
+        raise UndecodableBodyError("body is not valid UTF-8 text") from None
