@@ -6,6 +6,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import http_api_event, load_function
+from tts_sync.errors import CredentialsUnavailableError
+from tts_sync.observability import logger
 from tts_sync.webhooks.http import IntakeDependencies, override_dependencies
 from tts_sync.webhooks.intake import MAX_BODY_BYTES
 from tts_sync.webhooks.memory_store import InMemoryEventStore, StaticCredentials
@@ -21,6 +23,15 @@ def store() -> Iterator[InMemoryEventStore]:
     override_dependencies(IntakeDependencies(store, StaticCredentials(APP_KEY, SECRET)))
     yield store
     override_dependencies(None)
+
+
+@pytest.fixture
+def debug_logging() -> Iterator[None]:
+    """Dev stages log at DEBUG: a leak at any level must fail the PII tests."""
+    previous = logger.log_level
+    logger.setLevel("DEBUG")
+    yield
+    logger.setLevel(previous)
 
 
 @pytest.fixture
@@ -116,7 +127,7 @@ def test_invalid_base64_gets_400(handler, lambda_context, store):
 
 
 def test_invalid_body_quarantined_with_200_and_body_never_logged(
-    handler, lambda_context, store, capsys
+    handler, lambda_context, store, capsys, debug_logging
 ):
     body = json.dumps({"type": 1, "shop_id": "7494", "data": {"address": PII}}).encode()
     assert post(handler, lambda_context, body)["statusCode"] == 200
@@ -126,7 +137,7 @@ def test_invalid_body_quarantined_with_200_and_body_never_logged(
     assert "WebhookQuarantined" in emitted_metrics(output)
 
 
-def test_stored_event_body_is_never_logged(handler, lambda_context, store, capsys):
+def test_stored_event_body_is_never_logged(handler, lambda_context, store, capsys, debug_logging):
     post(handler, lambda_context, fresh_body(buyer_message=PII))
     assert PII not in capsys.readouterr().out
 
@@ -160,3 +171,21 @@ def test_raw_bytes_survive_base64_when_not_utf8(handler, lambda_context, store):
     response = post(handler, lambda_context, body, base64_body=True)
     assert response["statusCode"] == 200
     assert store.quarantined[0].raw_body == body
+
+
+def test_unreadable_secret_gets_503_so_tiktok_retries(handler, lambda_context, capsys):
+    class UnavailableCredentials:
+        def get(self):
+            raise CredentialsUnavailableError("GetParameterError")
+
+        refresh = get
+
+    store = InMemoryEventStore()
+    override_dependencies(IntakeDependencies(store, UnavailableCredentials()))
+    try:
+        response = post(handler, lambda_context, fresh_body())
+    finally:
+        override_dependencies(None)
+    assert response == {"statusCode": 503, "body": ""}
+    assert store.write_attempts == 0
+    assert emitted_metrics(capsys.readouterr().out) == {"WebhookCredentialsUnavailable"}
