@@ -117,6 +117,7 @@ def test_quarantine_keeps_raw_body_and_reason(handler, stack):
     (kept,) = items(stack, "quarantine")
     assert kept["raw_body"]["B"] == raw
     assert "timestamp" in kept["reason"]["S"]
+    assert int(kept["expires_at"]["N"]) > time.time() + 29 * 86400
 
 
 def test_missing_table_answers_503(handler, stack, monkeypatch):

@@ -62,6 +62,7 @@ class DynamoEventStore:
             "received_at": {"S": delivery.received_at.isoformat()},
             "raw_body": {"B": delivery.raw_body},
             "size_bytes": {"N": str(len(delivery.raw_body))},
+            "expires_at": {"N": str(delivery.expires_at)},
         }
         try:
             self._client.put_item(TableName=self._quarantine_table, Item=item)

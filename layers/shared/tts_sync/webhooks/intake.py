@@ -22,6 +22,8 @@ MAX_BODY_BYTES = 256 * 1024
 STALE_AFTER_SECONDS = 48 * 3600
 # Long enough to deduplicate every retry and replay attempt, short enough to keep the table small.
 EVENT_RETENTION_SECONDS = 30 * 24 * 3600
+# Time for an operator to act on a quarantined body; bounded because it may hold buyer PII.
+QUARANTINE_RETENTION_SECONDS = 30 * 24 * 3600
 
 
 class Outcome(Enum):
@@ -50,6 +52,10 @@ class QuarantinedDelivery:
     raw_body: bytes
     reason: str
     received_at: datetime
+
+    @property
+    def expires_at(self) -> int:
+        return int(self.received_at.timestamp()) + QUARANTINE_RETENTION_SECONDS
 
     @property
     def body_sha256(self) -> str:
