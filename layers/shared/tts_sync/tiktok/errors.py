@@ -76,6 +76,11 @@ class RateLimitWaitExceededError(TikTokRetryableError):
     """Our own limiter could not grant a slot before the caller's deadline."""
 
 
+class RateLimiterUnavailableError(TikTokRetryableError):
+    """The shared rate limiter's storage could not be read or written (DynamoDB throttling, a
+    service error, a timeout): no call was made; the same call may succeed later."""
+
+
 class TikTokPermanentError(TikTokApiError):
     """Retrying the same request will not help."""
 

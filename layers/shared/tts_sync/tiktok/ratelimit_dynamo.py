@@ -14,13 +14,13 @@ from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field
 
 from tts_sync.aws import dynamodb_client
 from tts_sync.config import load_config
 from tts_sync.observability import logger
-from tts_sync.tiktok.errors import RateLimitWaitExceededError
+from tts_sync.tiktok.errors import RateLimiterUnavailableError, RateLimitWaitExceededError
 from tts_sync.tiktok.ratelimit import BucketPolicy, BucketState
 from tts_sync.tiktok.retry import Deadline
 
@@ -59,6 +59,22 @@ class DynamoRateLimiter:
         return self._client or dynamodb_client(fast=True)
 
     def acquire(self, shop_id: str, deadline: Deadline) -> None:
+        """Raises RateLimitWaitExceededError, or RateLimiterUnavailableError when DynamoDB
+        fails (callers see the client's retryable error family, never a raw botocore error)."""
+        try:
+            self._acquire(shop_id, deadline)
+        except (ClientError, BotoCoreError) as exc:
+            logger.warning(
+                "rate limiter storage unavailable",
+                shop_id=shop_id,
+                table_name=self.table_name,
+                error=_describe(exc),
+            )
+            raise RateLimiterUnavailableError(
+                f"rate limiter storage unavailable: {_describe(exc)}"
+            ) from exc
+
+    def _acquire(self, shop_id: str, deadline: Deadline) -> None:
         while True:
             stored, version = self._read(shop_id)
             now = self._clock()
@@ -75,13 +91,24 @@ class DynamoRateLimiter:
             self._sleep(random.uniform(0, CONFLICT_PAUSE_SECONDS))  # noqa: S311
 
     def report_throttled(self, shop_id: str) -> None:
-        for _ in range(10):
-            stored, version = self._read(shop_id)
-            now = self._clock()
-            current = stored or BucketState.fresh(self.policy, now)
-            if self._write(shop_id, current.throttled(now, self.policy), version):
-                logger.info("shop rate reduced after throttling", shop_id=shop_id)
-                return
+        """Best effort: the caller is handling TikTok's 429, and a DynamoDB hiccup here must not
+        replace that error with a storage one. A missed report only delays the slow-down."""
+        try:
+            for _ in range(10):
+                stored, version = self._read(shop_id)
+                now = self._clock()
+                current = stored or BucketState.fresh(self.policy, now)
+                if self._write(shop_id, current.throttled(now, self.policy), version):
+                    logger.info("shop rate reduced after throttling", shop_id=shop_id)
+                    return
+        except (ClientError, BotoCoreError) as exc:
+            logger.warning(
+                "could not record throttling for shop: storage unavailable",
+                shop_id=shop_id,
+                table_name=self.table_name,
+                error=_describe(exc),
+            )
+            return
         logger.warning("could not record throttling for shop", shop_id=shop_id)
 
     def _read(self, shop_id: str) -> tuple[BucketState | None, int]:
@@ -128,6 +155,13 @@ class DynamoRateLimiter:
                 return False
             raise
         return True
+
+
+def _describe(exc: ClientError | BotoCoreError) -> str:
+    """The error's code or class: enough to tell throttling from an outage, nothing secret."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code") or type(exc).__name__)
+    return type(exc).__name__
 
 
 def _key(shop_id: str) -> str:
