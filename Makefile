@@ -34,6 +34,8 @@ lint: sync ## ruff + mypy
 	$(UV) run --locked ruff check .
 	$(UV) run --locked ruff format --check .
 	$(UV) run --locked mypy
+	@# Every function has an app.py: check each entry point on its own.
+	@for app in functions/*/app.py; do $(UV) run --locked mypy "$$app" || exit 1; done
 
 format: sync ## Apply ruff formatting and safe fixes
 	$(UV) run --locked ruff format .

@@ -14,7 +14,6 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
 ROUNDS = 400
 APP_KEY, SECRET = "bench-key", "bench-secret"
@@ -33,9 +32,8 @@ def run() -> None:
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
 
-    repo = Path(__file__).resolve().parents[1]
-    sys.path.insert(0, str(repo))  # benchmarks reuse the test helpers; not product code
-    from tests.conftest import FakeLambdaContext, free_port, http_api_event, load_function
+    # `python -m benchmarks` runs from the repo root, where the test helpers import as a package.
+    from tests.support import FakeLambdaContext, free_port, http_api_event, load_function
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

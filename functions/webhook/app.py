@@ -22,4 +22,6 @@ from tts_sync.webhooks.http import handle_webhook
 @event_source(data_class=APIGatewayProxyEventV2)
 def lambda_handler(event: APIGatewayProxyEventV2, context: LambdaContext) -> dict[str, Any]:
     # API Gateway HTTP APIs lower-case header names.
-    return handle_webhook(event.body, event.is_base64_encoded, event.headers.get("authorization"))
+    return handle_webhook(
+        event.body, bool(event.is_base64_encoded), event.headers.get("authorization")
+    )

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import pytest
 
-from tests.conftest import FakeLambdaContext, free_port, http_api_event, load_function
+from tests.support import FakeLambdaContext, free_port, http_api_event, load_function
 from tts_sync import aws
 from tts_sync.container import reset_container
 from tts_sync.errors import ConfigError

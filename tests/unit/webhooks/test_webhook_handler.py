@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import http_api_event, load_function
+from tests.support import http_api_event, load_function
 from tts_sync.errors import CredentialsUnavailableError
 from tts_sync.observability import logger
 from tts_sync.webhooks.http import IntakeDependencies, override_dependencies
