@@ -87,10 +87,14 @@ class Sandbox:
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        server, self._server = self._server, None
+        thread, self._thread = self._thread, None
+        if server is not None:
+            server.shutdown()  # returns once serve_forever's loop has ended ...
+        if thread is not None:
+            thread.join()  # ... and this once its thread has, so nothing outlives stop()
+        if server is not None:
+            server.server_close()
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -308,7 +312,10 @@ class Sandbox:
 
     def reset(self) -> None:
         """Forget all state, faults, throttle buckets and the request log."""
-        self.state = SandboxState()
+        # Under the lock, and the fresh state keeps that lock: a request that holds it finishes
+        # on the old state, and one waiting for it reads the new state once it gets it.
+        with self.state.lock:
+            self.state = SandboxState(lock=self.state.lock)
         self.faults.clear()
         self.throttle.reset()
         self.clear_requests()

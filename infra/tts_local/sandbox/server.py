@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 import secrets
 import threading
 import time
@@ -30,6 +31,7 @@ TOKEN_REFRESH_PATH = "/api/v2/token/refresh"  # noqa: S105
 TIMESTAMP_PAST_WINDOW = 300  # TikTok accepts -5 min ...
 TIMESTAMP_FUTURE_WINDOW = 30  # ... to +30 s of its clock
 MAX_BODY_BYTES = 5 * 1024 * 1024
+_DECIMAL = re.compile(r"[0-9]+")
 
 
 @dataclass
@@ -91,8 +93,14 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         path = parts.path
         raw_query = parse_qs(parts.query, keep_blank_values=True)
-        length = int(self.headers.get("content-length") or 0)
+        length = content_length(self.headers.get("content-length"))
+        if length is None:
+            # Where the body ends is unknown, so the connection cannot be reused either.
+            self.close_connection = True
+            self._write(envelope(errors.INVALID_PARAMETER, "invalid Content-Length", None, 400))
+            return
         if length > MAX_BODY_BYTES:
+            self.close_connection = True  # the unread body would be parsed as the next request
             self._write(envelope(errors.INVALID_PARAMETER, "body too large", None, 413))
             return
         body = self.rfile.read(length) if length else b""
@@ -134,6 +142,16 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             # The client gave up (an injected timeout did its job).
             self.close_connection = True
+
+
+def content_length(value: str | None) -> int | None:
+    """The header's byte count (0 when absent); None when it is not a plain decimal number, so
+    a negative length (rfile.read(-1) would wait for EOF) or "abc" gets a 400, not a hang."""
+    if value is None or not value.strip():
+        return 0
+    if _DECIMAL.fullmatch(value.strip()) is None:
+        return None
+    return int(value)
 
 
 def open_api(

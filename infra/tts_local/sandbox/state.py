@@ -198,8 +198,8 @@ class AuthCode:
 
 
 class SandboxState:
-    def __init__(self) -> None:
-        self.lock = threading.RLock()
+    def __init__(self, lock: threading.RLock | None = None) -> None:
+        self.lock = lock if lock is not None else threading.RLock()
         self.shops: dict[str, Shop] = {}
         self.grants: dict[str, Grant] = {}  # by access token
         self.auth_codes: dict[str, AuthCode] = {}
