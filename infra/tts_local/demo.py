@@ -16,6 +16,7 @@ import boto3
 import httpx
 
 from tts_local.webhook_sender import post_signed
+from tts_sync.shops.dynamo_store import shop_from_item
 from tts_sync.webhooks.envelope import InvalidPayloadError, parse_envelope
 
 SAMPLES = Path(__file__).resolve().parents[2] / "events" / "webhooks"
@@ -81,8 +82,11 @@ def run_demo(
 ) -> int:
     """Sends the burst, prints a summary; 0 when every delivery got the expected answer."""
     url = ready["api_url"].rstrip("/") + WEBHOOK_PATH
-    burst = build_burst()
+    dynamodb = boto3.client("dynamodb", endpoint_url=ready["aws_endpoint_url"])
     with httpx.Client(timeout=10) as client:
+        failures = connect_sandbox_shop(ready, client, dynamodb, out)
+        # Built after the consent: a webhook older than the shop's authorization is stale.
+        burst = build_burst()
         for delivery in burst:
             delivery.status = post_signed(
                 url,
@@ -105,7 +109,6 @@ def run_demo(
             )
 
     resources = ready["resources"]
-    dynamodb = boto3.client("dynamodb", endpoint_url=ready["aws_endpoint_url"])
     # Judge only this demo's own events: the stack may already hold others.
     keys = [(d, d.event_key) for d in burst]
     expected = {key for d, key in keys if d.stored and key} | {parse_envelope(racer).event_key}
@@ -129,7 +132,6 @@ def run_demo(
     out("")
     out(f"Demo: {len(burst) + len(racing)} webhook deliveries to {url}")
     out(f"  {'delivery':<44} {'status':>6}  expected")
-    failures = 0
     for delivery in burst:
         ok = delivery.status == delivery.expected_status
         failures += not ok
@@ -170,6 +172,7 @@ def run_demo(
     if len(quarantined) != len(bad_body_hashes):
         failures += 1
         out("  <-- MISMATCH: the signed non-envelope body was not quarantined")
+    failures += follow_deauthorization(ready, dynamodb, out)
     refused = sum(1 for d in burst if d.status in (401, 413))
     acknowledged = sum(1 for d in burst if d.status == 200) + len(racing)
     verdict = "all as expected" if not failures else f"{failures} unexpected result(s)"
@@ -178,6 +181,60 @@ def run_demo(
         f"{len(quarantined)} quarantined, {refused} refused (401/413): {verdict}."
     )
     return 0 if not failures else 1
+
+
+def connect_sandbox_shop(
+    ready: dict[str, Any], client: httpx.Client, dynamodb: Any, out: Callable[[str], None]
+) -> int:
+    """Connects the sandbox's demo shop the way a seller would: /oauth/tiktok/start -> the
+    sandbox's consent page -> /oauth/tiktok/callback. Returns the number of failures."""
+    if not ready.get("sandbox_url") or "ShopsTable" not in ready["resources"]:
+        return 0
+    start = ready["api_url"].rstrip("/") + "/oauth/tiktok/start"
+    response = client.get(start, follow_redirects=True)
+    hops = " -> ".join(f"{r.status_code} {r.url.path}" for r in [*response.history, response])
+    out(f"\nConnecting the sandbox shop: GET {start}")
+    out(f"  {hops}")
+    shops = [shop_from_item(item) for item in _scan(dynamodb, ready["resources"]["ShopsTable"])]
+    connected = response.status_code == 200 and response.url.path == "/oauth/tiktok/callback"
+    for shop in shops:
+        subscribed = sum(1 for s in shop.subscriptions.values() if s.value == "subscribed")
+        out(
+            f"  shop {shop.shop_id} {shop.name!r} ({shop.region}): {shop.status.value}, "
+            f"tokens stored encrypted, webhooks {subscribed}/{len(shop.subscriptions)} "
+            f"subscribed to {shop.webhook_address}"
+        )
+    if not connected or not shops:
+        out(f"  <-- MISMATCH: the shop was not connected (last answer {response.status_code})")
+        return 1
+    return 0
+
+
+def follow_deauthorization(ready: dict[str, Any], dynamodb: Any, out: Callable[[str], None]) -> int:
+    """The burst's type-6 webhook flows Events stream -> TokenRefreshFunction: wait for the shop
+    it names to be marked deauthorized (the stream is polled, so this takes a moment)."""
+    if not ready.get("sandbox_url") or "ShopsTable" not in ready["resources"]:
+        return 0
+    deauthorization = json.loads((SAMPLES / "seller_deauthorization.json").read_text())
+    key = {"pk": {"S": deauthorization["shop_id"]}}
+    deadline = time.monotonic() + 20
+    shop = None
+    while time.monotonic() < deadline:
+        item = dynamodb.get_item(
+            TableName=ready["resources"]["ShopsTable"], Key=key, ConsistentRead=True
+        ).get("Item")
+        shop = shop_from_item(item) if item else None
+        if shop is not None and shop.status.value == "deauthorized":
+            out(
+                f"\nThe SELLER_DEAUTHORIZATION webhook went Events stream -> TokenRefreshFunction:"
+                f" shop {shop.shop_id} is now {shop.status.value}, tokens deleted: "
+                f"{shop.tokens is None}"
+            )
+            return 0
+        time.sleep(0.5)
+    status = shop.status.value if shop else "missing"
+    out(f"\n  <-- MISMATCH: shop still {status} 20 s after its deauthorization webhook")
+    return 1
 
 
 def _scan(dynamodb: Any, table: str) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ import pytest
 
 from tts_local.cli import _store_app_credentials
 from tts_local.demo import run_demo
+from tts_local.sandbox import Sandbox
 from tts_local.stack import LocalStack
 from tts_local.webhook_sender import post_signed, sign_body
 
@@ -21,8 +22,21 @@ APP_KEY, APP_SECRET = "e2e-key", "e2e-secret"
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[LocalStack]:
-    with LocalStack(TEMPLATE, port=0) as stack:
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(APP_KEY, APP_SECRET, port=0) as sandbox:
+        sandbox.seed_demo_data()
+        yield sandbox
+
+
+@pytest.fixture(scope="module")
+def stack(sandbox: Sandbox) -> Iterator[LocalStack]:
+    # What `tts-sync local` does: the functions call the sandbox instead of TikTok.
+    tiktok = {
+        "TTS_API_BASE_URL": sandbox.url,
+        "TTS_AUTH_BASE_URL": sandbox.url,
+        "TTS_AUTHORIZE_URL": sandbox.url + sandbox.authorize_path,
+    }
+    with LocalStack(TEMPLATE, port=0, function_env_overrides=tiktok) as stack:
         _store_app_credentials(stack, APP_KEY, APP_SECRET)
         yield stack
 
@@ -80,8 +94,12 @@ def test_forged_and_oversized_deliveries_are_refused(stack, webhook_url):
     assert post_signed(webhook_url, huge, APP_KEY, APP_SECRET, timeout=30).status_code == 413
 
 
-def test_demo_burst_gets_every_expected_answer(stack):
-    ready = stack.ready_info
+def test_demo_connects_the_shop_and_gets_every_expected_answer(stack, sandbox):
+    ready = {**stack.ready_info, "sandbox_url": sandbox.url}
     lines: list[str] = []
     assert run_demo(ready, APP_KEY, APP_SECRET, out=lines.append) == 0, "\n".join(lines)
-    assert any("all as expected" in line for line in lines)
+    output = "\n".join(lines)
+    assert "200 /oauth/tiktok/callback" in output
+    assert "webhooks 8/8 subscribed" in output
+    assert "is now deauthorized, tokens deleted: True" in output  # stream -> TokenRefresh
+    assert "all as expected" in output
