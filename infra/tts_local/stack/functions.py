@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from tts_local.stack.aws_clients import FAKE_CREDENTIALS
+from tts_local.stack.pipes import close_pipes
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ class FunctionWorker:
         self._lock = threading.Lock()
         self._process: subprocess.Popen[str] | None = None
         self._replies: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._readers: list[threading.Thread] = []
         self._ready = False
         self._function_log = logging.getLogger(f"tts_local.function.{spec.logical_id}")
         self.restarts = 0
@@ -120,10 +122,14 @@ class FunctionWorker:
             bufsize=1,
         )
         replies = self._replies
-        threading.Thread(
-            target=self._read_replies, args=(self._process.stdout, replies), daemon=True
-        ).start()
-        threading.Thread(target=self._read_logs, args=(self._process.stderr,), daemon=True).start()
+        self._readers = [
+            threading.Thread(
+                target=self._read_replies, args=(self._process.stdout, replies), daemon=True
+            ),
+            threading.Thread(target=self._read_logs, args=(self._process.stderr,), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
 
     def terminate(self) -> None:
         """Asks the container to go away without waiting (so many can stop in parallel)."""
@@ -143,6 +149,7 @@ class FunctionWorker:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        close_pipes(process, self._readers)
 
     def invoke(self, event: Any) -> Invocation:
         request_id = str(uuid.uuid4())
@@ -210,10 +217,12 @@ class FunctionWorker:
 
     def _restart(self, reason: str) -> None:
         """Kill the container and start a fresh one (its init runs while nobody waits)."""
-        if self._process is not None and self._process.poll() is None:
-            self._process.kill()
-            self._process.wait()
-        self._process = None
+        process, self._process = self._process, None
+        if process is not None:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+            close_pipes(process, self._readers)  # else every restart leaks three pipes
         if self._closed:
             return  # the stack is shutting down: no new container
         log.warning("%s: restarting worker (%s)", self.spec.logical_id, reason)

@@ -10,33 +10,63 @@ Child protocol: prints "PORT <n>" once listening; exits when stdin closes or on 
 from __future__ import annotations
 
 import logging
+import queue
 import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Sequence
+
+from tts_local.stack.pipes import close_pipes
 
 log = logging.getLogger(__name__)
 
-START_TIMEOUT_SECONDS = 30.0
+START_TIMEOUT_SECONDS = 30.0  # a cold import of moto takes a few seconds; a hang takes forever
+_MOTO_CHILD = [
+    sys.executable,
+    # -c, not -m: the package __init__ imports this module, and runpy warns about that.
+    "-c",
+    "from tts_local.stack.moto_process import main; main()",
+]
 
 
 class MotoProcess:
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        start_timeout: float = START_TIMEOUT_SECONDS,
+        command: Sequence[str] | None = None,  # tests stand in a child that misbehaves
+    ) -> None:
         self._process: subprocess.Popen[str] | None = None
+        self._start_timeout = start_timeout
+        self._command = list(command or _MOTO_CHILD)
+        self._port_reader: threading.Thread | None = None
         self.endpoint_url = ""
 
     def start(self) -> str:
         self._process = subprocess.Popen(
-            # -c, not -m: the package __init__ imports this module, and runpy warns about that.
-            [sys.executable, "-c", "from tts_local.stack.moto_process import main; main()"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
+            self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
-        assert self._process.stdout is not None
-        line = self._process.stdout.readline()  # the child prints it as soon as it listens
-        if not line.startswith("PORT "):
+        lines: queue.Queue[str] = queue.Queue(maxsize=1)
+        stdout = self._process.stdout
+        assert stdout is not None
+        # readline() alone would block forever on a child that hangs before printing.
+        self._port_reader = threading.Thread(
+            target=lambda: lines.put(stdout.readline()), name="moto-port", daemon=True
+        )
+        self._port_reader.start()
+        try:
+            line = lines.get(timeout=self._start_timeout)
+        except queue.Empty:
             self.stop()
-            raise RuntimeError(f"moto server did not start (said {line!r})")
+            raise RuntimeError(
+                f"moto server did not report its port within {self._start_timeout:g} s "
+                "(the child hangs); stopped it"
+            ) from None
+        if not line.startswith("PORT "):
+            code = self._process.poll()
+            self.stop()
+            raise RuntimeError(f"moto server did not start (said {line!r}, exit code {code})")
         self.endpoint_url = f"http://127.0.0.1:{int(line.split()[1])}"
         return self.endpoint_url
 
@@ -50,6 +80,8 @@ class MotoProcess:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        reader, self._port_reader = self._port_reader, None
+        close_pipes(process, [reader] if reader is not None else [])
 
 
 def main() -> None:
