@@ -33,6 +33,7 @@ _TEXT_TYPES = re.compile(
     r"^(text/.*|application/(json|xml|javascript|x-www-form-urlencoded)|.*\+(json|xml))$"
 )
 _FUNCTION_IN_URI = re.compile(r"function:([A-Za-z0-9_-]+)")
+_DECIMAL = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,28 @@ def is_text_content(content_type: str | None) -> bool:
     return bool(_TEXT_TYPES.match(media_type))
 
 
+def encode_body(body: bytes, as_text: bool) -> tuple[str, bool]:
+    """(body, isBase64Encoded). A text type goes as text only if it is valid UTF-8; otherwise
+    base64, so the function gets the exact bytes (decoding with errors="replace" would rewrite
+    them, and a correctly signed webhook would then fail verification)."""
+    if as_text:
+        try:
+            return body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            pass
+    return base64.b64encode(body).decode(), True
+
+
+def content_length(value: str | None) -> int | None:
+    """The header's byte count (0 when absent); None when it is not a plain decimal number:
+    int() would crash on "abc" and a negative length would make rfile.read() wait for EOF."""
+    if value is None or not value.strip():
+        return 0
+    if _DECIMAL.fullmatch(value.strip()) is None:
+        return None
+    return int(value)
+
+
 def build_event(
     *,
     route: Route,
@@ -176,11 +199,9 @@ def build_event(
     if path_parameters:
         event["pathParameters"] = path_parameters
     if body:
-        if is_text_content(joined.get("content-type")):
-            event["body"] = body.decode("utf-8", errors="replace")
-        else:
-            event["body"] = base64.b64encode(body).decode()
-            event["isBase64Encoded"] = True
+        event["body"], event["isBase64Encoded"] = encode_body(
+            body, is_text_content(joined.get("content-type"))
+        )
     return event
 
 
@@ -208,10 +229,12 @@ def build_event_v1(
     now = datetime.now(UTC)
     content_type = next((v for k, v in headers if k.lower() == "content-type"), None)
     # REST APIs without binaryMediaTypes pass every body as text; HTTP APIs use the type rule.
+    # Either way, bytes that are not UTF-8 go base64 so that they arrive intact.
     as_text = route.rest or is_text_content(content_type)
     encoded: str | None = None
+    is_base64 = False
     if body:
-        encoded = body.decode("utf-8", "replace") if as_text else base64.b64encode(body).decode()
+        encoded, is_base64 = encode_body(body, as_text)
     return {
         "version": "1.0",
         "resource": route.path,
@@ -238,7 +261,7 @@ def build_event_v1(
             "stage": stage,
         },
         "body": encoded,
-        "isBase64Encoded": bool(body) and not as_text,
+        "isBase64Encoded": is_base64,
     }
 
 
@@ -371,7 +394,10 @@ class ApiServer:
             protocol_version = "HTTP/1.1"
 
             def _serve(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
+                length = content_length(self.headers.get("content-length"))
+                if length is None:  # where the body ends is unknown: answer and hang up
+                    self._send(gateway_error(HTTPStatus.BAD_REQUEST, "Bad Request"), close=True)
+                    return
                 if length > MAX_PAYLOAD_BYTES:
                     self._send(
                         gateway_error(

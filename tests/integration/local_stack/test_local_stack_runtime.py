@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -182,6 +183,43 @@ def test_binary_or_untyped_body_arrives_base64(stack: LocalStack) -> None:
     conn.close()
     assert event["isBase64Encoded"] is True
     assert base64.b64decode(event["body"]) == b"plain words"
+
+
+def test_invalid_utf8_under_a_text_type_arrives_base64_and_intact(stack: LocalStack) -> None:
+    # A signature covers the raw bytes: rewriting them (errors="replace") would turn a correctly
+    # signed delivery into a 401 locally.
+    payload = b'{"note": "caf\xe9 \xff"}'
+    _, _, body = request(stack, "POST", "/echo", payload, {"Content-Type": "application/json"})
+    event = json.loads(body)
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == payload
+
+    _, _, body = request(stack, "POST", "/legacy/bob", payload, {"Content-Type": "text/plain"})
+    event = json.loads(body)  # payload format 1.0 (REST API) keeps the bytes the same way
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == payload
+
+
+def raw_post(stack: LocalStack, content_length: str) -> tuple[int, bytes]:
+    """POST with a hand-written Content-Length; reads until the server closes the connection."""
+    port = int(stack.api_url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /echo HTTP/1.1\r\nHost: local\r\nContent-Type: application/json\r\n"
+            b"Content-Length: " + content_length.encode() + b"\r\n\r\n{}"
+        )
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+@pytest.mark.parametrize("value", ["-1", "abc", " -5 ", "+2", "1e3"])
+def test_malformed_content_length_is_a_400_not_a_crash_or_a_hang(
+    stack: LocalStack, value: str
+) -> None:
+    assert raw_post(stack, value) == (400, b'{"message": "Bad Request"}')
 
 
 def test_path_parameters_and_get_without_body(stack: LocalStack) -> None:
