@@ -1,5 +1,6 @@
 """The local stack against a small fixture template: resources, HTTP API, mappings, schedules,
-Lambda-like workers. One stack serves the module: starting it is the slow part."""
+Lambda-like workers. One stack serves the module: starting it is the slow part, so every test
+uses its own functions, keys, tables or queues and the tests pass in any order."""
 
 from __future__ import annotations
 
@@ -306,7 +307,10 @@ def test_each_function_has_its_own_environment_and_container(stack: LocalStack) 
         context["invoked_function_arn"]
         == f"arn:aws:lambda:us-east-1:123456789012:function:{name_b}"
     )
-    assert 1000 < context["remaining_ms"] <= 3000  # Timeout: 3 from Globals
+    # Timeout: 3 from Globals. Only an upper bound on the wall clock: how much of the 3 s is
+    # left when the handler asks depends on how loaded the machine is.
+    assert stack.workers["EnvBFunction"].spec.timeout_seconds == 3
+    assert 0 < context["remaining_ms"] <= 3000
     assert uuid.UUID(context["aws_request_id"])
 
 
@@ -320,7 +324,10 @@ def test_timeout_kills_the_invocation_and_restarts_the_worker(stack: LocalStack)
     assert before.ok and after.ok
     assert not stuck.ok
     assert stuck.error is not None and stuck.error["errorType"] == "Sandbox.Timedout"
-    assert elapsed < 3  # Timeout: 1, not the 30 s the handler asked for
+    # Timeout: 1, not the 30 s the handler asked for. A generous bound: a loaded machine may
+    # take seconds to kill and respawn, but never the 30 s the handler wanted.
+    assert elapsed < 20
+    assert stuck.error["errorMessage"] == "Task timed out after 1.00 seconds"
     assert after.payload["pid"] != before.payload["pid"]
     assert stack.workers["SlowFunction"].restarts == 1
 
@@ -387,8 +394,10 @@ def test_stream_delivers_new_images_and_retries_from_the_failed_item(stack: Loca
             TableName=table, Item={"pk": {"S": key}, "fail_times": {"N": str(fail_times)}}
         )
 
-    eventually(lambda: attempts(stack, "stream#C"))
-    time.sleep(0.5)  # would expose a duplicate delivery of C
+    # A sentinel written after C: the shard is read in order and nothing after B fails, so once
+    # the sentinel is through, any repeat delivery of A or C would already have happened.
+    dynamodb.put_item(TableName=table, Item={"pk": {"S": "after-ABC"}})
+    eventually(lambda: attempts(stack, "stream#after-ABC"))
     # A was checkpointed before B failed; the retry started at B, so C ran once, after B's retry.
     assert [attempts(stack, f"stream#{key}") for key in "ABC"] == [1, 2, 1]
 
@@ -411,22 +420,24 @@ def test_stream_record_has_the_lambda_shape(stack: LocalStack) -> None:
 
 
 def test_stream_poison_item_goes_to_the_on_failure_queue_after_retries(stack: LocalStack) -> None:
+    # Its own table and mapping: the poison record blocks only this shard while it is retried.
     stack.client("dynamodb").put_item(
-        TableName=stack.physical_id("ItemsTable"), Item={"pk": {"S": "P"}, "poison": {"BOOL": True}}
+        TableName=stack.physical_id("PoisonItemsTable"),
+        Item={"pk": {"S": "P"}, "poison": {"BOOL": True}},
     )
     sqs = stack.client("sqs")
-    url = stack.physical_id("StreamFailureQueue")
+    url = stack.physical_id("PoisonFailureQueue")
     messages = eventually(
         lambda: sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", []), timeout=20
     )
     failure = json.loads(messages[0]["Body"])
     assert failure["requestContext"]["condition"] == "RetryAttemptsExhausted"
     assert failure["requestContext"]["functionArn"].endswith(
-        stack.physical_id("StreamConsumerFunction")
+        stack.physical_id("PoisonConsumerFunction")
     )
     info = failure["DDBStreamBatchInfo"]
     assert info["batchSize"] == 1
-    assert info["streamArn"] == stack.resources["ItemsTable"].attributes["StreamArn"]
+    assert info["streamArn"] == stack.resources["PoisonItemsTable"].attributes["StreamArn"]
     assert attempts(stack, "stream#P") == 3  # first try + MaximumRetryAttempts: 2
 
 
