@@ -13,6 +13,7 @@ import boto3
 import pytest
 
 from tests.integration.shops.conftest import (
+    APP_KEY,
     APP_SECRET,
     SCHEDULED_EVENT,
     Wiring,
@@ -25,12 +26,40 @@ from tts_sync.shops.jobs import InvalidTokenRefreshEventError
 from tts_sync.shops.models import Shop, ShopNotUsableError, ShopStatus, ShopTokens
 from tts_sync.shops.runtime import ShopDependencies, override_dependencies
 from tts_sync.shops.tokens import StoreTokenRefresher, UnknownShopError
+from tts_sync.tiktok import TikTokApiConfig, TikTokClient, TikTokPermanentError
 from tts_sync.webhooks.dynamo_store import DynamoEventStore
 from tts_sync.webhooks.envelope import parse_envelope
 from tts_sync.webhooks.intake import StoredEvent
 
 DAY = 86_400
 CONSOLE_EVENTS = Path(__file__).resolve().parents[3] / "events" / "console"
+
+
+class FailingIssuer:
+    """The real client, except that token/refresh fails with `error` (counting the calls)."""
+
+    def __init__(self, client: object, error: Exception) -> None:
+        self._client = client
+        self._error = error
+        self.calls = 0
+
+    def refresh_access_token(self, refresh_token: str, *, deadline=None) -> None:
+        self.calls += 1
+        raise self._error
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._client, name)
+
+
+def use_client(wiring: Wiring, client: object) -> None:
+    override_dependencies(
+        ShopDependencies(
+            shops=wiring.store,
+            client=client,  # type: ignore[arg-type]
+            app_key=APP_KEY,
+            clock=wiring.clock,
+        )
+    )
 
 
 def access_token(wiring: Wiring, shop_id: str) -> str:
@@ -124,6 +153,86 @@ def test_lapsed_refused_and_broken_shops_never_stop_the_others(wiring: Wiring, c
     report = token_refresh(SCHEDULED_EVENT)
     assert report["skipped"] == 2 and report["reauthorization_required"] == 0
     assert "ShopReauthorizationRequired" not in emitted_metrics(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        TikTokPermanentError("unknown failure", code=12345678, http_status=400),
+        TikTokPermanentError("unreadable response from /api/v2/token/refresh", http_status=200),
+        TikTokPermanentError("invalid sign", code=106001, http_status=401),
+        TikTokPermanentError("invalid app_key or app_secret", code=36009004, http_status=401),
+        TikTokPermanentError("timestamp outside the accepted window", code=36009004),
+    ],
+    ids=["unknown-code", "non-json-200", "invalid-sign", "our-app-secret", "other-36009004"],
+)
+def test_refresh_failures_other_than_a_rejected_refresh_token_never_mark_the_shop(
+    wiring: Wiring, capsys, error: TikTokPermanentError
+) -> None:
+    shop = seed_shop(wiring, access_ttl=DAY)
+    issuer = FailingIssuer(wiring.client, error)
+    use_client(wiring, issuer)
+    report = token_refresh(SCHEDULED_EVENT)
+    assert issuer.calls == 1
+    assert report["retry_later"] == 1 and report["reauthorization_required"] == 0
+    stored = wiring.store.get(shop.shop_id)
+    assert stored is not None and stored.status is ShopStatus.ACTIVE and stored.status_reason == ""
+    metrics = emitted_metrics(capsys.readouterr().out)
+    assert metrics.count("TokenRefreshFailed") == 1
+    assert "ShopReauthorizationRequired" not in metrics
+    # Still refreshed on the next run.
+    assert token_refresh(SCHEDULED_EVENT)["retry_later"] == 1 and issuer.calls == 2
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        TikTokPermanentError("rt has expired", code=36004001),
+        TikTokPermanentError("can not find related auth record", code=36004005),
+    ],
+)
+def test_tiktok_rejecting_the_refresh_token_marks_the_shop(
+    wiring: Wiring, error: TikTokPermanentError
+) -> None:
+    shop = seed_shop(wiring, access_ttl=DAY)
+    use_client(wiring, FailingIssuer(wiring.client, error))
+    assert token_refresh(SCHEDULED_EVENT)["reauthorization_required"] == 1
+    stored = wiring.store.get(shop.shop_id)
+    assert stored is not None and stored.status is ShopStatus.REAUTHORIZATION_REQUIRED
+    assert stored.status_reason == "refresh_refused"
+
+
+def test_a_rotated_out_app_secret_marks_no_shop(wiring: Wiring, stack) -> None:
+    shops = [seed_shop(wiring, access_ttl=DAY) for _ in range(3)]
+    stale = TikTokClient(
+        APP_KEY,
+        "an-app-secret-rotated-out",
+        config=TikTokApiConfig(api_base_url=wiring.sandbox.url, auth_base_url=wiring.sandbox.url),
+    )
+    use_client(wiring, stale)
+    report = token_refresh(SCHEDULED_EVENT)
+    stale.close()
+    assert report["retry_later"] == 3 and report["reauthorization_required"] == 0
+    assert [c["code"] for c in wiring.sandbox.requests("/api/v2/token/refresh")] == [36009004] * 3
+    for shop in shops:
+        stored = wiring.store.get(shop.shop_id)
+        assert stored is not None and stored.status is ShopStatus.ACTIVE
+
+
+def test_refusal_breaker_stops_marking_after_the_limit(
+    wiring: Wiring, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setenv("TTS_TOKEN_MAX_REFUSALS_PER_RUN", "2")
+    shops = [seed_shop(wiring, access_ttl=DAY, refresh_token=f"TTR_unknown_{n}") for n in range(4)]
+    report = token_refresh(SCHEDULED_EVENT)
+    assert report["reauthorization_required"] == 2 and report["retry_later"] == 2
+    assert report["refusals_not_marked"] == 2
+    statuses = [wiring.store.get(shop.shop_id).status for shop in shops]  # type: ignore[union-attr]
+    assert statuses.count(ShopStatus.REAUTHORIZATION_REQUIRED) == 2
+    assert statuses.count(ShopStatus.ACTIVE) == 2
+    metrics = emitted_metrics(capsys.readouterr().out)
+    assert metrics.count("ShopReauthorizationRequired") == 2
+    assert metrics.count("TokenRefusalBreakerTripped") == 1
 
 
 def test_retryable_refresh_failure_is_left_for_the_next_run(wiring: Wiring, stack) -> None:

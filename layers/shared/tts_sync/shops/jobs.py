@@ -78,11 +78,14 @@ def _scheduled(deadline: Deadline) -> dict[str, Any]:
         deadline=deadline,
         webhook_address=address,
         event_types=dependencies.event_types,
+        max_refusals=config.max_refusals_per_run,
     )
     summary = report.__dict__.copy()
     logger.info("token run finished", **summary)
     if report.errors:
         metrics.add_metric(name="TokenRunShopErrors", unit=MetricUnit.Count, value=report.errors)
+    if report.deferred:
+        metrics.add_metric(name="TokenRunDeferred", unit=MetricUnit.Count, value=report.deferred)
     return summary
 
 

@@ -21,7 +21,11 @@ from tts_sync.credentials import credentials_provider
 from tts_sync.shops.dynamo_store import DynamoOAuthStateStore, DynamoShopStore
 from tts_sync.shops.ports import OAuthStateStore, ShopStore
 from tts_sync.shops.subscriptions import WEBHOOK_EVENT_TYPES
-from tts_sync.shops.tokens import DEFAULT_REFRESH_BEFORE_SECONDS, StoreTokenRefresher
+from tts_sync.shops.tokens import (
+    DEFAULT_MAX_REFUSALS_PER_RUN,
+    DEFAULT_REFRESH_BEFORE_SECONDS,
+    StoreTokenRefresher,
+)
 from tts_sync.tiktok import TikTokApiConfig, TikTokClient
 from tts_sync.tiktok.ratelimit_dynamo import dynamo_rate_limiter
 
@@ -45,6 +49,10 @@ class OAuthConfig(ShopsConfig):
 class TokenRefreshConfig(ShopsConfig):
     refresh_before_seconds: int = Field(
         default=DEFAULT_REFRESH_BEFORE_SECONDS, alias="TTS_TOKEN_REFRESH_BEFORE_SECONDS", gt=0
+    )
+    # A run marks at most this many shops "refused"; more at once is more likely our fault.
+    max_refusals_per_run: int = Field(
+        default=DEFAULT_MAX_REFUSALS_PER_RUN, alias="TTS_TOKEN_MAX_REFUSALS_PER_RUN", ge=0
     )
 
 

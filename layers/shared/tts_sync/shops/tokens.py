@@ -3,8 +3,12 @@ scheduled run over every shop, and the authorization webhooks (type 6 and 7).
 
 Expiries are TikTok's absolute unix timestamps, compared with our clock: a shop is due when
 less than `refresh_before_seconds` of access-token life remains. A refresh token that has lapsed,
-or a refresh TikTok refuses, marks the shop `reauthorization_required` (metric) and stops
-refreshing it until the seller consents again; a retryable failure is left for the next run.
+or one TikTok answers is invalid or expired (REFRESH_TOKEN_REJECTED_CODES, nothing else), marks
+the shop `reauthorization_required` (metric) and stops refreshing it until the seller consents
+again. Every other failure (retryable, unknown codes, malformed replies, our own wrong
+app_secret) is left for the next run: marking a shop needs a person to act, so only TikTok's
+answer about the seller's refresh token may do it, and a breaker stops a run from marking more
+than `max_refusals` shops at once.
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ from tts_sync.shops.ports import ShopStore
 from tts_sync.shops.subscriptions import WebhookSubscriber, subscribe_webhooks
 from tts_sync.tiktok import (
     AccessTokenExpiredError,
+    TikTokApiError,
     TikTokPermanentError,
-    TikTokRetryableError,
 )
+from tts_sync.tiktok.errors import CODE_INVALID_PARAMETER
 from tts_sync.tiktok.models import AccessToken
 from tts_sync.tiktok.retry import Deadline, deadline_after
 
@@ -35,6 +40,14 @@ REASON_REFRESH_REFUSED = "refresh_refused"
 REASON_AUTHORIZATION_EXPIRING = "authorization_expiring"
 REASON_SELLER_DEAUTHORIZED = "seller_deauthorized"
 NEEDS_CONSENT = frozenset({REASON_REFRESH_TOKEN_EXPIRED, REASON_REFRESH_REFUSED})
+# TikTok's answers to token/refresh that mean "this refresh token is no longer valid" (seen live
+# and in public SDKs; TikTok's code tables do not list them): only these mark a shop.
+CODE_REFRESH_TOKEN_EXPIRED = 36004001  # "rt has expired"
+CODE_AUTH_RECORD_NOT_FOUND = 36004005  # "can not find related auth record" (unknown or revoked)
+REFRESH_TOKEN_REJECTED_CODES = frozenset({CODE_REFRESH_TOKEN_EXPIRED, CODE_AUTH_RECORD_NOT_FOUND})
+# At most this many shops are marked refused by one scheduled run (TTS_TOKEN_MAX_REFUSALS_PER_RUN):
+# more at once points at our side (rotated secret, wrong host), not at the sellers.
+DEFAULT_MAX_REFUSALS_PER_RUN = 5
 # Stop starting new shops in a scheduled run with less time left than this.
 MIN_SECONDS_PER_SHOP = 10.0
 TYPE_SELLER_DEAUTHORIZATION = 6
@@ -73,6 +86,44 @@ class UnknownShopError(TtsSyncError):
         self.shop_id = shop_id
 
 
+def refresh_token_rejected(error: TikTokApiError) -> bool:
+    """True only when TikTok says the refresh token itself is invalid or expired.
+
+    TikTok answers 36004001/36004005 for that. The sandbox (and older TikTok replies) use the
+    generic parameter error 36009004 with a message naming the refresh token; 36009004 also means
+    a wrong app_key/app_secret (ours, not the seller's), so it counts only when the message names
+    the refresh token and not the app credentials."""
+    if error.code in REFRESH_TOKEN_REJECTED_CODES:
+        return True
+    if error.code == CODE_INVALID_PARAMETER:
+        message = (error.message or "").lower()
+        names_app = "app_key" in message or "app_secret" in message
+        return "refresh_token" in message and not names_app
+    return False
+
+
+class RefusalBreaker:
+    """Counts the shops one run marks as needing consent; past `limit` it stops marking (logged
+    and counted once as TokenRefusalBreakerTripped): the rest are retried next run, because a
+    wave of refusals is far more likely our fault (a rotated secret) than every seller's."""
+
+    def __init__(self, limit: int = DEFAULT_MAX_REFUSALS_PER_RUN) -> None:
+        self.limit = limit
+        self.marked = 0
+        self.held = 0
+
+    def allow(self, shop_id: str) -> bool:
+        if self.marked < self.limit:
+            self.marked += 1
+            return True
+        self.held += 1
+        if self.held == 1:
+            logger.error("too many shops refused in one run; not marking more", limit=self.limit)
+            metrics.add_metric(name="TokenRefusalBreakerTripped", unit=MetricUnit.Count, value=1)
+        logger.warning("shop not marked (refusal breaker open)", shop_id=shop_id)
+        return False
+
+
 def refresh_shop(
     shop: Shop,
     *,
@@ -83,6 +134,7 @@ def refresh_shop(
     deadline: Deadline,
     force: bool = False,
     issued: dict[str, AccessToken] | None = None,
+    breaker: RefusalBreaker | None = None,
 ) -> tuple[RefreshOutcome, Shop]:
     """Refresh one shop's access token if due (or forced); the outcome and the shop after.
 
@@ -91,34 +143,33 @@ def refresh_shop(
     shops take the tokens already issued in this run instead of refreshing the grant again."""
     if shop.tokens is None or shop.status is ShopStatus.DEAUTHORIZED:
         return RefreshOutcome.SKIPPED, shop
-    waiting = shop.status is ShopStatus.REAUTHORIZATION_REQUIRED
-    if waiting and shop.status_reason in NEEDS_CONSENT and not force:
+    if needs_consent(shop) and not force:
         return RefreshOutcome.SKIPPED, shop
     if not force and not policy.is_due(shop.tokens, now):
         return RefreshOutcome.NOT_DUE, shop
     if shop.tokens.refresh_token_expires_at <= now:
-        _require_reauthorization(store, shop, REASON_REFRESH_TOKEN_EXPIRED, now)
+        if not _require_reauthorization(store, shop, REASON_REFRESH_TOKEN_EXPIRED, now, breaker):
+            return RefreshOutcome.RETRY_LATER, shop
         return RefreshOutcome.REAUTHORIZATION_REQUIRED, shop
     refresh_token = shop.tokens.refresh_token.get_secret_value()
     try:
         fresh = (issued or {}).get(refresh_token) or issuer.refresh_access_token(
             refresh_token, deadline=deadline
         )
-    except TikTokRetryableError as error:
+    except TikTokApiError as error:
+        rejected = isinstance(error, TikTokPermanentError) and refresh_token_rejected(error)
         logger.warning(
-            "token refresh failed; retrying next run",
+            "token refresh refused" if rejected else "token refresh failed; retrying next run",
             shop_id=shop.shop_id,
             code=error.code,
             http_status=error.http_status,
+            error_type=type(error).__name__,
         )
         metrics.add_metric(name="TokenRefreshFailed", unit=MetricUnit.Count, value=1)
-        return RefreshOutcome.RETRY_LATER, shop
-    except TikTokPermanentError as error:
-        logger.warning(
-            "token refresh refused", shop_id=shop.shop_id, code=error.code, reason=error.message
-        )
-        metrics.add_metric(name="TokenRefreshFailed", unit=MetricUnit.Count, value=1)
-        _require_reauthorization(store, shop, REASON_REFRESH_REFUSED, now)
+        if not rejected:
+            return RefreshOutcome.RETRY_LATER, shop
+        if not _require_reauthorization(store, shop, REASON_REFRESH_REFUSED, now, breaker):
+            return RefreshOutcome.RETRY_LATER, shop
         return RefreshOutcome.REAUTHORIZATION_REQUIRED, shop
     if issued is not None:
         issued[refresh_token] = fresh
@@ -132,11 +183,24 @@ def refresh_shop(
     return RefreshOutcome.REFRESHED, stored
 
 
-def _require_reauthorization(store: ShopStore, shop: Shop, reason: str, now: int) -> None:
+def needs_consent(shop: Shop) -> bool:
+    """Waiting for the seller to consent again: nothing will refresh these tokens before."""
+    return (
+        shop.status is ShopStatus.REAUTHORIZATION_REQUIRED and shop.status_reason in NEEDS_CONSENT
+    )
+
+
+def _require_reauthorization(
+    store: ShopStore, shop: Shop, reason: str, now: int, breaker: RefusalBreaker | None
+) -> bool:
+    """Mark the shop as needing consent; False when the breaker held the mark back."""
+    if breaker is not None and not breaker.allow(shop.shop_id):
+        return False
     # Conditional on no new consent since we read the shop (authorized_at <= now).
     if store.mark(shop.shop_id, ShopStatus.REAUTHORIZATION_REQUIRED, reason, now, event_time=now):
         logger.warning("shop needs re-authorization", shop_id=shop.shop_id, reason=reason)
         metrics.add_metric(name="ShopReauthorizationRequired", unit=MetricUnit.Count, value=1)
+    return True
 
 
 # ---------------------------------------------------------------- the client's refresher
@@ -202,6 +266,7 @@ class RunReport:
     errors: int = 0
     deferred: int = 0  # not reached before the deadline
     subscriptions_repaired: int = 0
+    refusals_not_marked: int = 0  # held back by the refusal breaker (retried next run)
     failed_shop_ids: list[str] = field(default_factory=list)
 
     def count(self, outcome: RefreshOutcome) -> None:
@@ -218,10 +283,12 @@ def run_scheduled(
     deadline: Deadline,
     webhook_address: str,
     event_types: tuple[str, ...],
+    max_refusals: int = DEFAULT_MAX_REFUSALS_PER_RUN,
 ) -> RunReport:
     """Every shop independently: refresh if due, then subscribe missing webhooks."""
     report = RunReport()
     issued: dict[str, AccessToken] = {}
+    breaker = RefusalBreaker(max_refusals)
     for shop_id in store.shop_ids():
         report.shops += 1
         if deadline() < MIN_SECONDS_PER_SHOP:
@@ -240,6 +307,7 @@ def run_scheduled(
                 now=int(clock()),
                 deadline=deadline,
                 issued=issued,
+                breaker=breaker,
             )
             report.count(outcome)
             repaired = _repair_subscriptions(
@@ -250,6 +318,7 @@ def run_scheduled(
             logger.exception("token run failed for shop", shop_id=shop_id)
             report.errors += 1
             report.failed_shop_ids.append(shop_id)
+    report.refusals_not_marked = breaker.held
     return report
 
 
