@@ -97,7 +97,7 @@ def stack(aws_endpoint: str, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) 
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     reset_container_caches()
-    yield {"dynamodb": dynamodb, **names}
+    yield {"dynamodb": dynamodb, "secret_arn": secret_arn, **names}
     reset_container_caches()
 
 

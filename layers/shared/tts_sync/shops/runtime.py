@@ -8,9 +8,11 @@ limit (DynamoDB) and an access-token refresher backed by the shop store, so a ca
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -18,6 +20,7 @@ from tts_sync.aws import dynamodb_client
 from tts_sync.config import load_config
 from tts_sync.container import container_cached
 from tts_sync.credentials import credentials_provider
+from tts_sync.observability import logger
 from tts_sync.shops.dynamo_store import DynamoOAuthStateStore, DynamoShopStore
 from tts_sync.shops.ports import OAuthStateStore, ShopStore
 from tts_sync.shops.subscriptions import WEBHOOK_EVENT_TYPES
@@ -72,9 +75,24 @@ def shop_store() -> DynamoShopStore:
 
 
 @container_cached
+def _client_slot() -> dict[str, Any]:
+    # The current client and a fingerprint of the credentials it was built with.
+    return {}
+
+
 def shop_api_client() -> TikTokClient:
-    """Container-wide TikTok client with the shared rate limit and the store-backed refresher."""
+    """Container-wide TikTok client with the shared rate limit and the store-backed refresher.
+
+    Rebuilt when the app credentials change: the provider re-reads the secret after its max_age,
+    and a warm container must not keep signing with a secret that was rotated out."""
     credentials = credentials_provider().get()
+    fingerprint = hashlib.sha256(
+        f"{credentials.app_key}\0{credentials.app_secret.get_secret_value()}".encode()
+    ).hexdigest()
+    slot = _client_slot()
+    current: TikTokClient | None = slot.get("client")
+    if current is not None and slot.get("fingerprint") == fingerprint:
+        return current
     client = TikTokClient(
         credentials.app_key,
         credentials.app_secret.get_secret_value(),
@@ -82,16 +100,22 @@ def shop_api_client() -> TikTokClient:
         limiter=dynamo_rate_limiter(),
     )
     client.token_refresher = StoreTokenRefresher(shop_store(), client)
+    if current is not None:
+        logger.info("app credentials changed; TikTok client rebuilt")
+        current.close()
+    slot.update(client=client, fingerprint=fingerprint)
     return client
 
 
 @container_cached
+def _oauth_state_store() -> DynamoOAuthStateStore:
+    return DynamoOAuthStateStore(dynamodb_client(), load_config(OAuthConfig).oauth_state_table_name)
+
+
 def _default_dependencies(with_states: bool) -> ShopDependencies:
+    # Not cached as a whole: the client follows credential rotations (shop_api_client).
     client = shop_api_client()
-    states = None
-    if with_states:
-        table = load_config(OAuthConfig).oauth_state_table_name
-        states = DynamoOAuthStateStore(dynamodb_client(), table)
+    states = _oauth_state_store() if with_states else None
     return ShopDependencies(
         shops=shop_store(), client=client, app_key=client.app_key, states=states
     )
