@@ -415,6 +415,28 @@ def test_console_events_are_valid_and_force_a_refresh(wiring: Wiring) -> None:
 
 
 @pytest.mark.parametrize(
+    ("reason", "status_after", "reason_after"),
+    [
+        ("refresh_refused", ShopStatus.ACTIVE, ""),
+        ("refresh_token_expired", ShopStatus.ACTIVE, ""),
+        ("authorization_expiring", ShopStatus.REAUTHORIZATION_REQUIRED, "authorization_expiring"),
+    ],
+)
+def test_a_successful_console_refresh_clears_only_refresh_failures(
+    wiring: Wiring, reason: str, status_after: ShopStatus, reason_after: str
+) -> None:
+    shop = seed_shop(wiring, access_ttl=6 * DAY)
+    assert wiring.store.mark(
+        shop.shop_id, ShopStatus.REAUTHORIZATION_REQUIRED, reason, 0, event_time=None
+    )
+    assert token_refresh({"shop_id": shop.shop_id})["outcome"] == "refreshed"
+    stored = wiring.store.get(shop.shop_id)
+    assert stored is not None and stored.tokens is not None
+    assert stored.tokens.access_token != shop.tokens.access_token  # type: ignore[union-attr]
+    assert (stored.status, stored.status_reason) == (status_after, reason_after)
+
+
+@pytest.mark.parametrize(
     ("event", "message"),
     [
         ({}, "shop_id: Field required"),

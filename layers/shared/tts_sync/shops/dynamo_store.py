@@ -18,6 +18,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from tts_sync.errors import StorageUnavailableError
 from tts_sync.shops.models import (
+    REASON_REFRESH_REFUSED,
+    REASON_REFRESH_TOKEN_EXPIRED,
     OAuthState,
     Shop,
     ShopNotUsableError,
@@ -144,36 +146,55 @@ class DynamoShopStore:
         return shop_from_item(response["Attributes"])
 
     def save_tokens(self, shop_id: str, tokens: ShopTokens, now: int) -> Shop:
-        try:
-            with _dynamo_errors():
-                response = self._client.update_item(
-                    TableName=self._table,
-                    Key={"pk": _s(shop_id)},
-                    UpdateExpression=(
-                        "SET access_token = :at, access_token_expires_at = :at_exp, "
-                        "refresh_token = :rt, refresh_token_expires_at = :rt_exp, "
-                        "updated_at = :now, version = version + :one"
-                    ),
-                    ConditionExpression=(
-                        "attribute_exists(pk) AND #status <> :deauthorized AND "
-                        "(attribute_not_exists(access_token_expires_at) "
-                        "OR access_token_expires_at < :at_exp)"
-                    ),
-                    ExpressionAttributeNames={"#status": "status"},
-                    ExpressionAttributeValues={
-                        **_token_values(tokens),
-                        ":now": _n(now),
-                        ":one": _n(1),
-                        ":deauthorized": _s(ShopStatus.DEAUTHORIZED.value),
-                    },
-                    ReturnValues="ALL_NEW",
-                )
-            return shop_from_item(response["Attributes"])
-        except _ConditionFailed:
-            stored = self.get(shop_id)
-            if stored is None or not stored.usable:
-                raise ShopNotUsableError(shop_id, stored.status if stored else None) from None
-            return stored  # newer tokens were already stored by someone else
+        # A refresh that worked proves the grant is alive: a shop waiting for consent because a
+        # refresh failed becomes active again in the same write. Two attempts, each one atomic
+        # UpdateItem: the usual case (no such reason) succeeds first time.
+        fresher = (
+            "attribute_exists(pk) AND #status <> :deauthorized AND "
+            "(attribute_not_exists(access_token_expires_at) OR access_token_expires_at < :at_exp)"
+        )
+        refresh_wait = "(#status = :reauth AND status_reason IN (:rt_expired, :refused))"
+        values = {
+            **_token_values(tokens),
+            ":now": _n(now),
+            ":one": _n(1),
+            ":deauthorized": _s(ShopStatus.DEAUTHORIZED.value),
+            ":reauth": _s(ShopStatus.REAUTHORIZATION_REQUIRED.value),
+            ":rt_expired": _s(REASON_REFRESH_TOKEN_EXPIRED),
+            ":refused": _s(REASON_REFRESH_REFUSED),
+        }
+        update = (
+            "SET access_token = :at, access_token_expires_at = :at_exp, "
+            "refresh_token = :rt, refresh_token_expires_at = :rt_exp, "
+            "updated_at = :now, version = version + :one"
+        )
+        attempts = (
+            (update, f"{fresher} AND NOT {refresh_wait}", values),
+            (
+                update + ", #status = :active, status_reason = :empty",
+                f"{fresher} AND {refresh_wait}",
+                {**values, ":active": _s(ShopStatus.ACTIVE.value), ":empty": _s("")},
+            ),
+        )
+        for expression, condition, attribute_values in attempts:
+            try:
+                with _dynamo_errors():
+                    response = self._client.update_item(
+                        TableName=self._table,
+                        Key={"pk": _s(shop_id)},
+                        UpdateExpression=expression,
+                        ConditionExpression=condition,
+                        ExpressionAttributeNames={"#status": "status"},
+                        ExpressionAttributeValues=attribute_values,
+                        ReturnValues="ALL_NEW",
+                    )
+                return shop_from_item(response["Attributes"])
+            except _ConditionFailed:
+                continue
+        stored = self.get(shop_id)
+        if stored is None or not stored.usable:
+            raise ShopNotUsableError(shop_id, stored.status if stored else None) from None
+        return stored  # newer tokens were already stored by someone else
 
     def save_subscriptions(
         self, shop_id: str, address: str, subscriptions: Mapping[str, SubscriptionStatus], now: int

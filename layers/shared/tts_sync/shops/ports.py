@@ -22,7 +22,9 @@ class ShopStore(Protocol):
 
     def save_tokens(self, shop_id: str, tokens: ShopTokens, now: int) -> Shop:
         """Store refreshed tokens unless newer ones are already stored; returns the shop as
-        stored afterwards (with whichever tokens won). ShopNotUsableError if deauthorized."""
+        stored afterwards (with whichever tokens won). ShopNotUsableError if deauthorized. A
+        shop waiting for consent because a refresh failed (refresh_token_expired,
+        refresh_refused) becomes active again in the same write; other reasons stay."""
         ...
 
     def save_subscriptions(

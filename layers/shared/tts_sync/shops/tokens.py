@@ -21,7 +21,17 @@ from typing import Protocol
 
 from tts_sync.errors import TtsSyncError
 from tts_sync.observability import MetricUnit, logger, metrics
-from tts_sync.shops.models import Shop, ShopNotUsableError, ShopStatus, ShopTokens
+from tts_sync.shops.models import (
+    NEEDS_CONSENT,
+    REASON_AUTHORIZATION_EXPIRING,
+    REASON_REFRESH_REFUSED,
+    REASON_REFRESH_TOKEN_EXPIRED,
+    REASON_SELLER_DEAUTHORIZED,
+    Shop,
+    ShopNotUsableError,
+    ShopStatus,
+    ShopTokens,
+)
 from tts_sync.shops.ports import ShopStore
 from tts_sync.shops.subscriptions import WebhookSubscriber, subscribe_webhooks
 from tts_sync.tiktok import (
@@ -34,12 +44,6 @@ from tts_sync.tiktok.models import AccessToken
 from tts_sync.tiktok.retry import Deadline, deadline_after
 
 DEFAULT_REFRESH_BEFORE_SECONDS = 48 * 3600
-# Reasons that need the seller's consent: the scheduled run stops trying these shops.
-REASON_REFRESH_TOKEN_EXPIRED = "refresh_token_expired"  # noqa: S105 - a reason, not a secret
-REASON_REFRESH_REFUSED = "refresh_refused"
-REASON_AUTHORIZATION_EXPIRING = "authorization_expiring"
-REASON_SELLER_DEAUTHORIZED = "seller_deauthorized"
-NEEDS_CONSENT = frozenset({REASON_REFRESH_TOKEN_EXPIRED, REASON_REFRESH_REFUSED})
 # TikTok's answers to token/refresh that mean "this refresh token is no longer valid" (seen live
 # and in public SDKs; TikTok's code tables do not list them): only these mark a shop.
 CODE_REFRESH_TOKEN_EXPIRED = 36004001  # "rt has expired"
