@@ -23,10 +23,22 @@ from tests.integration.shops.conftest import (
     token_refresh,
 )
 from tts_sync.shops.jobs import InvalidTokenRefreshEventError
-from tts_sync.shops.models import Shop, ShopNotUsableError, ShopStatus, ShopTokens
+from tts_sync.shops.models import (
+    Shop,
+    ShopNotUsableError,
+    ShopStatus,
+    ShopTokens,
+    SubscriptionStatus,
+)
 from tts_sync.shops.runtime import ShopDependencies, override_dependencies
+from tts_sync.shops.subscriptions import WEBHOOK_EVENT_TYPES
 from tts_sync.shops.tokens import StoreTokenRefresher, UnknownShopError
-from tts_sync.tiktok import TikTokApiConfig, TikTokClient, TikTokPermanentError
+from tts_sync.tiktok import (
+    AccessTokenExpiredError,
+    TikTokApiConfig,
+    TikTokClient,
+    TikTokPermanentError,
+)
 from tts_sync.webhooks.dynamo_store import DynamoEventStore
 from tts_sync.webhooks.envelope import parse_envelope
 from tts_sync.webhooks.intake import StoredEvent
@@ -233,6 +245,39 @@ def test_refusal_breaker_stops_marking_after_the_limit(
     metrics = emitted_metrics(capsys.readouterr().out)
     assert metrics.count("ShopReauthorizationRequired") == 2
     assert metrics.count("TokenRefusalBreakerTripped") == 1
+
+
+def test_a_shop_waiting_for_consent_is_left_alone_and_alarms_once(wiring: Wiring, capsys) -> None:
+    shop = seed_shop(wiring, access_ttl=DAY, refresh_token="TTR_revoked_by_tiktok")
+    wiring.store.save_subscriptions(
+        shop.shop_id,
+        "https://api.tts.test/webhooks/tiktok",
+        {t: SubscriptionStatus.FAILED for t in WEBHOOK_EVENT_TYPES},
+        int(time.time()),
+    )
+    wiring.sandbox.expire_access_token(shop.tokens.access_token.get_secret_value())
+    assert token_refresh(SCHEDULED_EVENT)["reauthorization_required"] == 1
+    assert emitted_metrics(capsys.readouterr().out).count("ShopReauthorizationRequired") == 1
+    refresh_calls = len(wiring.sandbox.requests("/api/v2/token/refresh"))
+    for _ in range(3):
+        report = token_refresh(SCHEDULED_EVENT)
+        assert report["skipped"] == 1 and report["subscriptions_repaired"] == 0
+    # No subscription calls meeting the expired token, no refresh, no new alarm.
+    assert wiring.sandbox.requests("/event/202309/webhooks") == []
+    with pytest.raises(AccessTokenExpiredError, match="consent"):
+        wiring.client.get_warehouses(shop.access())
+    assert len(wiring.sandbox.requests("/api/v2/token/refresh")) == refresh_calls
+    assert "ShopReauthorizationRequired" not in emitted_metrics(capsys.readouterr().out)
+
+
+def test_marking_the_same_status_and_reason_again_changes_nothing(wiring: Wiring) -> None:
+    shop = seed_shop(wiring, access_ttl=DAY)
+    reauth = ShopStatus.REAUTHORIZATION_REQUIRED
+    assert wiring.store.mark(shop.shop_id, reauth, "refresh_refused", 1, event_time=None)
+    version = wiring.store.get(shop.shop_id).version  # type: ignore[union-attr]
+    assert not wiring.store.mark(shop.shop_id, reauth, "refresh_refused", 2, event_time=None)
+    assert wiring.store.get(shop.shop_id).version == version  # type: ignore[union-attr]
+    assert wiring.store.mark(shop.shop_id, reauth, "authorization_expiring", 3, event_time=None)
 
 
 def test_retryable_refresh_failure_is_left_for_the_next_run(wiring: Wiring, stack) -> None:

@@ -228,7 +228,9 @@ class DynamoShopStore:
             # Stop using the tokens for good: drop them (a new consent brings new ones).
             update += ", access_token_expires_at = :zero, refresh_token_expires_at = :zero"
             update += " REMOVE access_token, refresh_token"
-        condition = "attribute_exists(pk)"
+        # Only a change counts (and is reported): marking the same status and reason again is
+        # a no-op, so repeated refusals or webhooks raise one alarm, not one per call.
+        condition = "attribute_exists(pk) AND NOT (#status = :status AND status_reason = :reason)"
         values: dict[str, Any] = {
             ":status": _s(status.value),
             ":reason": _s(reason),

@@ -35,8 +35,8 @@ class ShopStore(Protocol):
         self, shop_id: str, status: ShopStatus, reason: str, now: int, *, event_time: int | None
     ) -> bool:
         """Set the status (deauthorized also drops the tokens). With `event_time`, only if the
-        shop was not authorized again after it; False when the shop is unknown or the event
-        stale."""
+        shop was not authorized again after it; False when the shop is unknown, the event
+        stale, or the shop already has this status and reason (nothing changed)."""
         ...
 
     def set_authorization_expiry(self, shop_id: str, expires_at: int, now: int) -> None: ...

@@ -238,6 +238,10 @@ class StoreTokenRefresher:
         shop = self._store.get(shop_id)
         if shop is None or shop.tokens is None or not shop.usable:
             raise AccessTokenExpiredError(f"shop {shop_id} has no usable tokens to refresh")
+        if needs_consent(shop):
+            # Refreshing failed before and only the seller can fix it: do not ask TikTok again
+            # (nor mark the shop again) on every call that meets an expired token.
+            raise AccessTokenExpiredError(f"shop {shop_id} is waiting for the seller's consent")
         now = int(self._clock())
         current = shop.tokens.access_token.get_secret_value()
         if current != expired_access_token and shop.tokens.access_token_expires_at > now:
@@ -314,6 +318,8 @@ def run_scheduled(
                 breaker=breaker,
             )
             report.count(outcome)
+            if outcome is RefreshOutcome.REAUTHORIZATION_REQUIRED or needs_consent(current):
+                continue  # its calls would only meet expired tokens until the seller consents
             repaired = _repair_subscriptions(
                 store, api, current, webhook_address, event_types, clock, deadline
             )
