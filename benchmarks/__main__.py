@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
 
@@ -10,6 +11,11 @@ import benchmarks
 
 
 def main(argv: list[str]) -> int:
+    # Powertools reads these when tts_sync.observability is first imported, by whichever
+    # benchmark comes first: set them before any of them runs.
+    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Bench")
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
     names = sorted(
         info.name
         for info in pkgutil.iter_modules(benchmarks.__path__)
