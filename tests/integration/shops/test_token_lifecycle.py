@@ -4,6 +4,7 @@ type-6/7 webhooks from the Events table's stream, the ops console event."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,7 @@ from tests.integration.shops.conftest import (
     seed_shop,
     token_refresh,
 )
+from tts_sync.shops import tokens as tokens_module
 from tts_sync.shops.jobs import InvalidTokenRefreshEventError
 from tts_sync.shops.models import (
     Shop,
@@ -314,20 +316,141 @@ def test_older_tokens_never_replace_newer_ones(wiring: Wiring) -> None:
     assert access_token(wiring, shop.shop_id) == "TTP_newer"
 
 
-def test_concurrent_refreshes_keep_the_newest_tokens(wiring: Wiring) -> None:
+def test_concurrent_refreshes_make_one_call_and_all_take_its_tokens(wiring: Wiring) -> None:
     shop = seed_shop(wiring, access_ttl=DAY)
     expired = shop.tokens.access_token.get_secret_value()
     wiring.sandbox.expire_access_token(expired)
     refresher = StoreTokenRefresher(wiring.store, wiring.client, clock=wiring.clock)
+    start = threading.Barrier(6)
+
+    def refresh(_: int) -> str:
+        start.wait()
+        return refresher.refresh_shop_token(shop.shop_id, expired)
+
     with ThreadPoolExecutor(6) as pool:
-        tokens = list(
-            pool.map(lambda _: refresher.refresh_shop_token(shop.shop_id, expired), range(6))
-        )
+        tokens = list(pool.map(refresh, range(6)))
+    assert len(wiring.sandbox.requests("/api/v2/token/refresh")) == 1
     stored = wiring.store.get(shop.shop_id)
     assert stored is not None and stored.tokens is not None
-    issued = [wiring.sandbox.state.grants[token] for token in tokens]
-    assert all(grant.access_token_expire_in > time.time() for grant in issued)
-    assert stored.tokens.access_token_expires_at == max(g.access_token_expire_in for g in issued)
+    assert set(tokens) == {stored.tokens.access_token.get_secret_value()} != {expired}
+    grant = wiring.sandbox.state.grants[tokens[0]]
+    assert stored.tokens.access_token_expires_at == grant.access_token_expire_in > time.time()
+    item = wiring.dynamodb.get_item(TableName=wiring.shops_table, Key={"pk": {"S": shop.shop_id}})
+    assert "refresh_lease_until" not in item["Item"]  # released
+
+
+def test_a_waiting_refresher_takes_the_tokens_the_lease_holder_stores(wiring: Wiring) -> None:
+    shop = seed_shop(wiring, access_ttl=DAY)
+    expired = shop.tokens.access_token.get_secret_value()
+    now = int(wiring.clock())
+    assert wiring.store.acquire_refresh_lease(shop.shop_id, "other", now, 30) is not None
+    newer = ShopTokens.model_validate(
+        {
+            "access_token": "TTP_from_the_holder",
+            "access_token_expires_at": now + 7 * DAY,
+            "refresh_token": shop.tokens.refresh_token.get_secret_value(),
+            "refresh_token_expires_at": now + 300 * DAY,
+        }
+    )
+
+    def holder_finishes() -> None:
+        time.sleep(0.3)
+        wiring.store.save_tokens(shop.shop_id, newer, now)
+        wiring.store.release_refresh_lease(shop.shop_id, "other")
+
+    finisher = threading.Thread(target=holder_finishes)
+    finisher.start()
+    refresher = StoreTokenRefresher(wiring.store, wiring.client, clock=wiring.clock)
+    assert refresher.refresh_shop_token(shop.shop_id, expired) == "TTP_from_the_holder"
+    finisher.join()
+    assert wiring.sandbox.requests("/api/v2/token/refresh") == []
+
+
+def test_a_lease_held_too_long_fails_the_call_without_marking(
+    wiring: Wiring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tokens_module, "LEASE_WAIT_SECONDS", 0.3)
+    shop = seed_shop(wiring, access_ttl=DAY)
+    assert wiring.store.acquire_refresh_lease(shop.shop_id, "stuck", int(wiring.clock()), 30)
+    refresher = StoreTokenRefresher(wiring.store, wiring.client, clock=wiring.clock)
+    with pytest.raises(AccessTokenExpiredError):
+        refresher.refresh_shop_token(shop.shop_id, shop.tokens.access_token.get_secret_value())
+    assert wiring.sandbox.requests("/api/v2/token/refresh") == []
+    assert wiring.store.get(shop.shop_id).status is ShopStatus.ACTIVE  # type: ignore[union-attr]
+    # The lease lapses: a later refresh goes ahead.
+    wiring.clock.advance(31)
+    assert refresher.refresh_shop_token(shop.shop_id, shop.tokens.access_token.get_secret_value())
+    assert len(wiring.sandbox.requests("/api/v2/token/refresh")) == 1
+
+
+def test_a_refusal_after_a_new_consent_keeps_the_new_tokens(wiring: Wiring) -> None:
+    shop = seed_shop(wiring, access_ttl=DAY)
+
+    class ReconsentThenRefuse(FailingIssuer):
+        def refresh_access_token(self, refresh_token: str, *, deadline=None) -> None:
+            # The seller consents again while our refresh (with the old token) is in flight.
+            grant = wiring.sandbox.issue_token([shop.shop_id], access_ttl=7 * DAY)
+            wiring.store.save_authorization(
+                shop.model_copy(
+                    update={
+                        "tokens": ShopTokens.model_validate(
+                            grant.to_api()
+                            | {
+                                "access_token_expires_at": grant.access_token_expire_in,
+                                "refresh_token_expires_at": grant.refresh_token_expire_in,
+                            }
+                        ),
+                        "authorized_at": int(time.time()),
+                    }
+                )
+            )
+            super().refresh_access_token(refresh_token, deadline=deadline)
+
+    issuer = ReconsentThenRefuse(
+        wiring.client, TikTokPermanentError("can not find related auth record", code=36004005)
+    )
+    use_client(wiring, issuer)
+    assert token_refresh({"shop_id": shop.shop_id})["outcome"] == "superseded"
+    stored = wiring.store.get(shop.shop_id)
+    assert stored is not None and stored.status is ShopStatus.ACTIVE
+    assert stored.tokens is not None and stored.tokens != shop.tokens
+
+
+def test_a_refresh_gives_the_new_tokens_to_the_grants_other_shops(wiring: Wiring) -> None:
+    sandbox = wiring.sandbox
+    us, uk = sandbox.seed_shop(region="US"), sandbox.seed_shop(region="GB")
+    sandbox.seed_warehouse(us.id, name="Main")
+    sandbox.seed_warehouse(uk.id, name="London")
+    grant = sandbox.issue_token([us.id, uk.id], access_ttl=5 * DAY)
+    now = int(wiring.clock())
+    stored = [
+        wiring.store.save_authorization(
+            Shop(
+                shop_id=sandbox_shop.id,
+                cipher=sandbox_shop.cipher,
+                open_id=grant.open_id,
+                tokens=ShopTokens.model_validate(
+                    grant.to_api()
+                    | {
+                        "access_token_expires_at": grant.access_token_expire_in,
+                        "refresh_token_expires_at": grant.refresh_token_expire_in,
+                    }
+                ),
+                authorized_at=now - 60,
+                updated_at=now - 60,
+            )
+        )
+        for sandbox_shop in (us, uk)
+    ]
+    other = seed_shop(wiring, access_ttl=5 * DAY)  # another seller: untouched
+    sandbox.expire_access_token(grant.access_token)
+    assert wiring.client.get_warehouses(stored[0].access())
+    new = access_token(wiring, us.id)
+    assert new != grant.access_token and access_token(wiring, uk.id) == new
+    assert access_token(wiring, other.shop_id) == other.tokens.access_token.get_secret_value()
+    # The UK shop's caller still holds the old token: it gets the stored one, no second refresh.
+    assert [w.name for w in wiring.client.get_warehouses(stored[1].access())] == ["London"]
+    assert len(sandbox.requests("/api/v2/token/refresh")) == 1
 
 
 def test_expired_access_token_is_refreshed_once_through_the_store(wiring: Wiring) -> None:

@@ -196,6 +196,72 @@ class DynamoShopStore:
             raise ShopNotUsableError(shop_id, stored.status if stored else None) from None
         return stored  # newer tokens were already stored by someone else
 
+    def save_grant_tokens(
+        self, open_id: str, refresh_token: str, tokens: ShopTokens, now: int, except_shop_id: str
+    ) -> int:
+        # A scan: a seller's shops are few and this runs about once a week per grant. A GSI on
+        # open_id would replace it if the table grows large.
+        paginator = self._client.get_paginator("scan")
+        siblings: list[str] = []
+        with _dynamo_errors():
+            for page in paginator.paginate(
+                TableName=self._table,
+                ProjectionExpression="pk",
+                FilterExpression="open_id = :open_id AND refresh_token = :rt",
+                ExpressionAttributeValues={":open_id": _s(open_id), ":rt": _s(refresh_token)},
+                ConsistentRead=True,
+            ):
+                siblings.extend(str(item["pk"]["S"]) for item in page.get("Items", []))
+        updated = 0
+        for shop_id in siblings:
+            if shop_id == except_shop_id:
+                continue
+            try:
+                self.save_tokens(shop_id, tokens, now)
+            except ShopNotUsableError:
+                continue  # deauthorized meanwhile
+            updated += 1
+        return updated
+
+    def acquire_refresh_lease(
+        self, shop_id: str, holder: str, now: int, seconds: int
+    ) -> Shop | None:
+        try:
+            with _dynamo_errors():
+                response = self._client.update_item(
+                    TableName=self._table,
+                    Key={"pk": _s(shop_id)},
+                    UpdateExpression=(
+                        "SET refresh_lease_until = :until, refresh_lease_holder = :holder"
+                    ),
+                    ConditionExpression=(
+                        "attribute_exists(pk) AND (attribute_not_exists(refresh_lease_until) "
+                        "OR refresh_lease_until <= :now)"
+                    ),
+                    ExpressionAttributeValues={
+                        ":until": _n(now + seconds),
+                        ":holder": _s(holder),
+                        ":now": _n(now),
+                    },
+                    ReturnValues="ALL_NEW",
+                )
+        except _ConditionFailed:
+            return None
+        return shop_from_item(response["Attributes"])
+
+    def release_refresh_lease(self, shop_id: str, holder: str) -> None:
+        try:
+            with _dynamo_errors():
+                self._client.update_item(
+                    TableName=self._table,
+                    Key={"pk": _s(shop_id)},
+                    UpdateExpression="REMOVE refresh_lease_until, refresh_lease_holder",
+                    ConditionExpression="refresh_lease_holder = :holder",
+                    ExpressionAttributeValues={":holder": _s(holder)},
+                )
+        except _ConditionFailed:
+            return  # lapsed and taken by someone else: theirs now
+
     def save_subscriptions(
         self, shop_id: str, address: str, subscriptions: Mapping[str, SubscriptionStatus], now: int
     ) -> None:

@@ -27,6 +27,24 @@ class ShopStore(Protocol):
         refresh_refused) becomes active again in the same write; other reasons stay."""
         ...
 
+    def save_grant_tokens(
+        self, open_id: str, refresh_token: str, tokens: ShopTokens, now: int, except_shop_id: str
+    ) -> int:
+        """Store `tokens` (as save_tokens) on every other shop of the seller `open_id` that
+        still holds `refresh_token` (the same grant); how many were updated."""
+        ...
+
+    def acquire_refresh_lease(
+        self, shop_id: str, holder: str, now: int, seconds: int
+    ) -> Shop | None:
+        """Take the shop's refresh lease for `seconds` unless someone else holds an unexpired
+        one; the shop as stored when taken, None when held (or no such shop)."""
+        ...
+
+    def release_refresh_lease(self, shop_id: str, holder: str) -> None:
+        """Give the lease back (no-op if it lapsed and someone else took it)."""
+        ...
+
     def save_subscriptions(
         self, shop_id: str, address: str, subscriptions: Mapping[str, SubscriptionStatus], now: int
     ) -> None: ...

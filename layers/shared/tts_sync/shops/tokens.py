@@ -13,6 +13,7 @@ than `max_refusals` shops at once.
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,6 +53,13 @@ REFRESH_TOKEN_REJECTED_CODES = frozenset({CODE_REFRESH_TOKEN_EXPIRED, CODE_AUTH_
 # At most this many shops are marked refused by one scheduled run (TTS_TOKEN_MAX_REFUSALS_PER_RUN):
 # more at once points at our side (rotated secret, wrong host), not at the sellers.
 DEFAULT_MAX_REFUSALS_PER_RUN = 5
+# One refresher per shop at a time: a short lease on the shop item (refresh_lease_until). The
+# others wait up to LEASE_WAIT_SECONDS, re-reading the shop, and take the tokens it stores. A
+# lease left by a crashed refresher lapses after LEASE_SECONDS.
+LEASE_SECONDS = 30
+LEASE_WAIT_SECONDS = 5.0
+LEASE_POLL_SECONDS = 0.1
+MIN_SECONDS_TO_WAIT = 2.0
 # Stop starting new shops in a scheduled run with less time left than this.
 MIN_SECONDS_PER_SHOP = 10.0
 TYPE_SELLER_DEAUTHORIZATION = 6
@@ -73,6 +81,7 @@ class RefreshOutcome(StrEnum):
     NOT_DUE = "not_due"
     REAUTHORIZATION_REQUIRED = "reauthorization_required"
     RETRY_LATER = "retry_later"
+    SUPERSEDED = "superseded"  # another refresher or a new consent stored newer tokens meanwhile
     SKIPPED = "skipped"  # deauthorized, no tokens, or already waiting for consent
 
 
@@ -156,35 +165,117 @@ def refresh_shop(
             return RefreshOutcome.RETRY_LATER, shop
         return RefreshOutcome.REAUTHORIZATION_REQUIRED, shop
     refresh_token = shop.tokens.refresh_token.get_secret_value()
+    fresh = (issued or {}).get(refresh_token)
+    if fresh is not None:  # this run already refreshed the seller's grant for a sibling shop
+        return _store_fresh(store, shop, fresh, now)
+    holder = secrets.token_hex(8)
+    leased, newer = _lease_or_wait(store, shop, holder, now, deadline)
+    if newer is not None:
+        return _taken_over(shop, newer)
+    if not leased:
+        logger.warning("another token refresh still running; retrying later", shop_id=shop.shop_id)
+        return RefreshOutcome.RETRY_LATER, shop
     try:
-        fresh = (issued or {}).get(refresh_token) or issuer.refresh_access_token(
-            refresh_token, deadline=deadline
-        )
-    except TikTokApiError as error:
-        rejected = isinstance(error, TikTokPermanentError) and refresh_token_rejected(error)
-        logger.warning(
-            "token refresh refused" if rejected else "token refresh failed; retrying next run",
-            shop_id=shop.shop_id,
-            code=error.code,
-            http_status=error.http_status,
-            error_type=type(error).__name__,
-        )
-        metrics.add_metric(name="TokenRefreshFailed", unit=MetricUnit.Count, value=1)
-        if not rejected:
-            return RefreshOutcome.RETRY_LATER, shop
-        if not _require_reauthorization(store, shop, REASON_REFRESH_REFUSED, now, breaker):
-            return RefreshOutcome.RETRY_LATER, shop
-        return RefreshOutcome.REAUTHORIZATION_REQUIRED, shop
-    if issued is not None:
-        issued[refresh_token] = fresh
-    stored = store.save_tokens(shop.shop_id, ShopTokens.from_api(fresh), now)
+        try:
+            fresh = issuer.refresh_access_token(refresh_token, deadline=deadline)
+        except TikTokApiError as error:
+            return _refresh_failed(store, shop, error, now, breaker)
+        if issued is not None:
+            issued[refresh_token] = fresh
+        return _store_fresh(store, shop, fresh, now)
+    finally:
+        store.release_refresh_lease(shop.shop_id, holder)
+
+
+def _store_fresh(
+    store: ShopStore, shop: Shop, fresh: AccessToken, now: int
+) -> tuple[RefreshOutcome, Shop]:
+    tokens = ShopTokens.from_api(fresh)
+    stored = store.save_tokens(shop.shop_id, tokens, now)
     logger.info(
         "access token refreshed",
         shop_id=shop.shop_id,
         access_token_expires_at=stored.tokens.access_token_expires_at if stored.tokens else None,
     )
     metrics.add_metric(name="TokenRefreshed", unit=MetricUnit.Count, value=1)
+    if shop.open_id and shop.tokens is not None:
+        # The seller's other shops hold the same grant: give them the new tokens too, or they
+        # keep tokens that TikTok may no longer honour.
+        siblings = store.save_grant_tokens(
+            shop.open_id, shop.tokens.refresh_token.get_secret_value(), tokens, now, shop.shop_id
+        )
+        if siblings:
+            logger.info(
+                "sibling shops took the refreshed tokens", shop_id=shop.shop_id, count=siblings
+            )
     return RefreshOutcome.REFRESHED, stored
+
+
+def _refresh_failed(
+    store: ShopStore,
+    shop: Shop,
+    error: TikTokApiError,
+    now: int,
+    breaker: RefusalBreaker | None,
+) -> tuple[RefreshOutcome, Shop]:
+    rejected = isinstance(error, TikTokPermanentError) and refresh_token_rejected(error)
+    logger.warning(
+        "token refresh refused" if rejected else "token refresh failed; retrying next run",
+        shop_id=shop.shop_id,
+        code=error.code,
+        http_status=error.http_status,
+        error_type=type(error).__name__,
+    )
+    metrics.add_metric(name="TokenRefreshFailed", unit=MetricUnit.Count, value=1)
+    if not rejected:
+        return RefreshOutcome.RETRY_LATER, shop
+    # A new consent (or another refresher) may have replaced the refresh token we used: then
+    # the refusal is about old tokens, not the shop.
+    latest = store.get(shop.shop_id)
+    if latest is not None and _replaced(shop, latest):
+        return _taken_over(shop, latest)
+    if not _require_reauthorization(store, shop, REASON_REFRESH_REFUSED, now, breaker):
+        return RefreshOutcome.RETRY_LATER, shop
+    return RefreshOutcome.REAUTHORIZATION_REQUIRED, shop
+
+
+def _replaced(shop: Shop, latest: Shop) -> bool:
+    return latest.tokens != shop.tokens or latest.status is ShopStatus.DEAUTHORIZED
+
+
+def _taken_over(shop: Shop, latest: Shop) -> tuple[RefreshOutcome, Shop]:
+    if not latest.usable:
+        return RefreshOutcome.SKIPPED, latest
+    logger.info("tokens already replaced by another refresh or consent", shop_id=shop.shop_id)
+    return RefreshOutcome.SUPERSEDED, latest
+
+
+def _lease_or_wait(
+    store: ShopStore, shop: Shop, holder: str, now: int, deadline: Deadline
+) -> tuple[bool, Shop | None]:
+    """Take the shop's short refresh lease, or wait for whoever holds it to finish.
+
+    (True, None): ours, refresh. (False, newer shop): someone else stored new tokens (or the
+    shop changed) meanwhile, use them. (False, None): still held after the wait."""
+    started = time.monotonic()
+    while True:
+        elapsed = time.monotonic() - started
+        current = store.acquire_refresh_lease(
+            shop.shop_id, holder, now + int(elapsed), LEASE_SECONDS
+        )
+        if current is not None:
+            if _replaced(shop, current):  # finished between our read and the lease
+                store.release_refresh_lease(shop.shop_id, holder)
+                return False, current
+            return True, None
+        if elapsed + LEASE_POLL_SECONDS > LEASE_WAIT_SECONDS or deadline() < MIN_SECONDS_TO_WAIT:
+            return False, None
+        time.sleep(LEASE_POLL_SECONDS)
+        latest = store.get(shop.shop_id)
+        if latest is None:
+            return False, None
+        if _replaced(shop, latest):
+            return False, latest
 
 
 def needs_consent(shop: Shop) -> bool:
@@ -255,7 +346,8 @@ class StoreTokenRefresher:
             deadline=deadline_after(self._budget_seconds, self._clock),
             force=True,
         )
-        if outcome is not RefreshOutcome.REFRESHED or stored.tokens is None:
+        taken = (RefreshOutcome.REFRESHED, RefreshOutcome.SUPERSEDED)
+        if outcome not in taken or stored.tokens is None:
             raise AccessTokenExpiredError(f"access token of shop {shop_id} could not be refreshed")
         return stored.tokens.access_token.get_secret_value()
 
@@ -272,6 +364,7 @@ class RunReport:
     retry_later: int = 0
     skipped: int = 0
     errors: int = 0
+    superseded: int = 0
     deferred: int = 0  # not reached before the deadline
     subscriptions_repaired: int = 0
     refusals_not_marked: int = 0  # held back by the refusal breaker (retried next run)
