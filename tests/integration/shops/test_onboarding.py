@@ -20,7 +20,7 @@ from tests.integration.shops.conftest import (
     emitted_metrics,
     oauth_get,
 )
-from tts_sync.shops.models import OAuthState, ShopStatus, SubscriptionStatus
+from tts_sync.shops.models import OAuthState, ShopStatus, ShopTokens, SubscriptionStatus
 from tts_sync.shops.subscriptions import WEBHOOK_EVENT_TYPES
 
 TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
@@ -209,6 +209,30 @@ def test_reauthorization_updates_the_shop_in_place(wiring: Wiring) -> None:
         != first.tokens.access_token.get_secret_value()
     )
     assert second.version > first.version
+
+
+def test_a_new_consent_replaces_tokens_that_outlive_it(wiring: Wiring) -> None:
+    sandbox = wiring.sandbox
+    sandbox_shop = sandbox.seed_shop()
+    assert connect(sandbox)["statusCode"] == 200
+    now = int(time.time())
+    lapsed = ShopTokens.model_validate(
+        {
+            "access_token": "TTP_of_an_old_grant",
+            "access_token_expires_at": now + 30 * 86_400,  # outlives the consent's token
+            "refresh_token": "TTR_lapsed",
+            "refresh_token_expires_at": now - 10,
+        }
+    )
+    wiring.store.save_tokens(sandbox_shop.id, lapsed, now)
+    assert connect(sandbox)["statusCode"] == 200
+    stored = wiring.store.get(sandbox_shop.id)
+    grant = list(sandbox.state.grants.values())[-1]
+    assert stored is not None and stored.tokens is not None
+    assert stored.tokens.access_token.get_secret_value() == grant.access_token
+    assert stored.tokens.refresh_token.get_secret_value() == grant.refresh_token
+    assert stored.tokens.refresh_token_expires_at == grant.refresh_token_expire_in
+    assert stored.status is ShopStatus.ACTIVE
 
 
 def test_subscription_failure_is_recorded_per_event_type_and_retried_hourly(

@@ -1,9 +1,10 @@
 """DynamoDB adapters of ShopStore and OAuthStateStore.
 
 Shops table: pk = shop_id, one item per shop, updated in place (UpdateItem, never a blind Put),
-encrypted at rest with the stack's customer-managed KMS key (template.yaml). Token writes are
-conditional on the stored access token expiring earlier, so a slow refresher can never replace
-newer tokens with older ones. Every write bumps `version` (for readers that want to compare).
+encrypted at rest with the stack's customer-managed KMS key (template.yaml). Refreshed tokens
+are written only if the stored access token expires earlier, so a slow refresher can never
+replace newer tokens with older ones; a new consent's tokens are written unconditionally.
+Every write bumps `version` (for readers that want to compare).
 
 OAuth state table: pk = state, expires_at (TTL, and checked on use because TTL deletion lags).
 """
@@ -114,35 +115,17 @@ class DynamoShopStore:
             ", access_token = :at, access_token_expires_at = :at_exp, "
             "refresh_token = :rt, refresh_token_expires_at = :rt_exp"
         )
-        token_values = _token_values(shop.tokens)
-        try:
-            with _dynamo_errors():
-                response = self._client.update_item(
-                    TableName=self._table,
-                    Key={"pk": _s(shop.shop_id)},
-                    UpdateExpression="SET "
-                    + identity
-                    + tokens
-                    + " REMOVE authorization_expires_at",
-                    ConditionExpression=(
-                        "attribute_not_exists(access_token_expires_at) "
-                        "OR access_token_expires_at <= :at_exp"
-                    ),
-                    ExpressionAttributeNames=names,
-                    ExpressionAttributeValues={**values, **token_values},
-                    ReturnValues="ALL_NEW",
-                )
-        except _ConditionFailed:
-            # A concurrent refresh stored tokens that outlive these: keep them, take the rest.
-            with _dynamo_errors():
-                response = self._client.update_item(
-                    TableName=self._table,
-                    Key={"pk": _s(shop.shop_id)},
-                    UpdateExpression="SET " + identity + " REMOVE authorization_expires_at",
-                    ExpressionAttributeNames=names,
-                    ExpressionAttributeValues=values,
-                    ReturnValues="ALL_NEW",
-                )
+        # A new consent is authoritative: its tokens replace whatever is stored, even tokens
+        # that expire later (they may belong to a grant the seller just replaced or that lapsed).
+        with _dynamo_errors():
+            response = self._client.update_item(
+                TableName=self._table,
+                Key={"pk": _s(shop.shop_id)},
+                UpdateExpression="SET " + identity + tokens + " REMOVE authorization_expires_at",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={**values, **_token_values(shop.tokens)},
+                ReturnValues="ALL_NEW",
+            )
         return shop_from_item(response["Attributes"])
 
     def save_tokens(self, shop_id: str, tokens: ShopTokens, now: int) -> Shop:

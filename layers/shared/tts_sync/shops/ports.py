@@ -17,7 +17,7 @@ class ShopStore(Protocol):
 
     def save_authorization(self, shop: Shop) -> Shop:
         """Create or update (in place) a shop after the seller's consent: identity, tokens,
-        status active. Never replaces tokens that expire later than the given ones."""
+        status active. The consent's tokens always replace the stored ones."""
         ...
 
     def save_tokens(self, shop_id: str, tokens: ShopTokens, now: int) -> Shop:
