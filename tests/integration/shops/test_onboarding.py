@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import yaml
 
 from tests.integration.shops.conftest import (
@@ -15,12 +16,16 @@ from tests.integration.shops.conftest import (
     APP_SECRET,
     WEBHOOK_URL,
     Wiring,
+    build_client,
     connect,
     consent,
     emitted_metrics,
     oauth_get,
 )
+from tts_sync.errors import StorageUnavailableError
+from tts_sync.shops.dynamo_store import DynamoOAuthStateStore
 from tts_sync.shops.models import OAuthState, ShopStatus, ShopTokens, SubscriptionStatus
+from tts_sync.shops.runtime import ShopDependencies, override_dependencies
 from tts_sync.shops.subscriptions import WEBHOOK_EVENT_TYPES
 
 TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
@@ -161,8 +166,137 @@ def test_missing_parameters_are_rejected(wiring: Wiring) -> None:
     started = oauth_get("/oauth/tiktok/start")
     state = parse_qs(urlsplit(started["headers"]["Location"]).query)["state"][0]
     no_code = oauth_get("/oauth/tiktok/callback", {"state": state})
-    assert no_code["statusCode"] == 400 and "missing code" in no_code["body"]
+    assert no_code["statusCode"] == 400 and "declined" in no_code["body"]
     assert wiring.items() == []
+
+
+def test_a_seller_declining_consent_gets_a_clear_page(wiring: Wiring, capsys) -> None:
+    started = oauth_get("/oauth/tiktok/start")
+    state = parse_qs(urlsplit(started["headers"]["Location"]).query)["state"][0]
+    declined = oauth_get(
+        "/oauth/tiktok/callback",
+        {"state": state, "error": "access_denied", "error_description": "x"},
+    )
+    assert declined["statusCode"] == 400
+    assert "Connection declined" in declined["body"] and "/oauth/tiktok/start" in declined["body"]
+    assert wiring.items() == [] and wiring.sandbox.requests("/api/v2/token/get") == []
+    assert "OAuthDeclined" in emitted_metrics(capsys.readouterr().out)
+
+
+class RecordingStates:
+    """The real state store, recording what reaches it."""
+
+    def __init__(self, inner: DynamoOAuthStateStore) -> None:
+        self.inner = inner
+        self.consumed: list[str] = []
+
+    def put(self, state: OAuthState) -> None:
+        self.inner.put(state)
+
+    def consume(self, state: str) -> OAuthState | None:
+        self.consumed.append(state)
+        return self.inner.consume(state)
+
+
+@pytest.mark.parametrize(
+    "state",
+    ["x" * 3000, "s" * 42, "s" * 44, "s" * 42 + "+", "s" * 42 + "\n", "s" * 42 + "é"],
+    ids=["oversized", "short", "long", "plus", "newline", "non-ascii"],
+)
+def test_malformed_state_is_rejected_before_storage(wiring: Wiring, capsys, state: str) -> None:
+    states = RecordingStates(wiring.states)
+    override_dependencies(
+        ShopDependencies(
+            shops=wiring.store,
+            client=wiring.client,
+            app_key=APP_KEY,
+            states=states,  # type: ignore[arg-type]
+        )
+    )
+    response = oauth_get("/oauth/tiktok/callback", {"code": "AC_1", "state": state})
+    assert response["statusCode"] == 400 and "malformed state" in response["body"]
+    assert states.consumed == [] and wiring.sandbox.requests() == []
+    assert "OAuthStateRejected" in emitted_metrics(capsys.readouterr().out)
+
+
+def test_storage_failing_on_start_gets_503(wiring: Wiring, capsys) -> None:
+    class FailingStates(RecordingStates):
+        def put(self, state: OAuthState) -> None:
+            raise StorageUnavailableError("ProvisionedThroughputExceededException")
+
+    override_dependencies(
+        ShopDependencies(
+            shops=wiring.store,
+            client=wiring.client,
+            app_key=APP_KEY,
+            states=FailingStates(wiring.states),  # type: ignore[arg-type]
+        )
+    )
+    response = oauth_get("/oauth/tiktok/start")
+    assert response["statusCode"] == 503 and "Location" not in response["headers"]
+    assert "OAuthUnavailable" in emitted_metrics(capsys.readouterr().out)
+
+
+def test_token_host_unreachable_gets_503(wiring: Wiring, stack, capsys) -> None:
+    wiring.sandbox.seed_shop()
+    started = oauth_get("/oauth/tiktok/start")
+    params = consent(wiring.sandbox, started["headers"]["Location"])
+    dead = build_client(wiring.sandbox, stack, wiring.clock, auth_base_url="http://127.0.0.1:9")
+    override_dependencies(
+        ShopDependencies(shops=wiring.store, client=dead, app_key=APP_KEY, states=wiring.states)
+    )
+    response = oauth_get("/oauth/tiktok/callback", params)
+    dead.close()
+    assert response["statusCode"] == 503 and "start the connection again" in response["body"]
+    assert wiring.items() == []
+    assert "OAuthUnavailable" in emitted_metrics(capsys.readouterr().out)
+
+
+def test_unexpected_failures_get_a_503_page_that_names_only_the_error_type(
+    stack, sandbox, monkeypatch: pytest.MonkeyPatch, capsys, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Default wiring; the credentials secret cannot be read (CredentialsUnavailableError)."""
+    monkeypatch.setenv(
+        "APP_CREDENTIALS_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:gone"
+    )
+    for path in ("/oauth/tiktok/start", "/oauth/tiktok/callback"):
+        response = oauth_get(path, {"state": "s" * 43, "code": "AC_1"})
+        assert response["statusCode"] == 503
+        assert response["headers"]["Content-Type"].startswith("text/html")
+        assert response["headers"]["X-Content-Type-Options"] == "nosniff"
+    assert emitted_metrics(capsys.readouterr().out).count("OAuthFailed") == 2
+    failures = [r for r in caplog.records if r.getMessage() == "oauth request failed"]
+    assert [r.__dict__["error_type"] for r in failures] == ["CredentialsUnavailableError"] * 2
+    assert all("secret:gone" not in str(r.__dict__) for r in failures)
+
+
+def test_no_authorized_shop_is_not_called_connected(wiring: Wiring) -> None:
+    response = connect(wiring.sandbox)  # the sandbox has no shop to authorize
+    assert response["statusCode"] == 200
+    assert "No shop connected" in response["body"] and "Shop connected" not in response["body"]
+    assert wiring.items() == []
+
+
+def test_shop_names_are_escaped_on_the_page(wiring: Wiring) -> None:
+    wiring.sandbox.seed_shop(name="<script>alert(1)</script>")
+    response = connect(wiring.sandbox)
+    assert response["statusCode"] == 200
+    assert "<script>" not in response["body"]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in response["body"]
+
+
+def test_pages_carry_security_headers(wiring: Wiring) -> None:
+    wiring.sandbox.seed_shop()
+    for response in (
+        oauth_get("/oauth/tiktok/start"),
+        connect(wiring.sandbox),
+        oauth_get("/oauth/tiktok/callback", {}),
+    ):
+        headers = response["headers"]
+        assert headers["Cache-Control"] == "no-store"
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["X-Frame-Options"] == "DENY"
+        assert headers["Content-Security-Policy"].startswith("default-src 'none'")
 
 
 def test_code_tiktok_rejects_gets_400_with_a_clear_message(wiring: Wiring) -> None:

@@ -1,10 +1,13 @@
 """HTTP side of onboarding: base URL derivation, pages, and outcomes mapped to status codes and
-metrics in one place. The pages are small, escaped HTML meant for a seller's browser."""
+metrics in one place. The pages are small, escaped HTML meant for a seller's browser.
+
+Every failure ends on a page: anything not mapped to its own answer (unreadable credentials,
+configuration, storage, ...) is a 503 that logs only the exception's type (OAuthFailed)."""
 
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from aws_lambda_powertools.event_handler import Response
 
@@ -13,6 +16,7 @@ from tts_sync.errors import StorageUnavailableError
 from tts_sync.observability import MetricUnit, logger, metrics
 from tts_sync.shops.onboarding import (
     CALLBACK_PATH,
+    AuthorizationDeclinedError,
     AuthorizationRefusedError,
     AuthorizeSettings,
     ConnectionResult,
@@ -27,8 +31,15 @@ from tts_sync.tiktok.retry import Deadline
 
 START_PATH = "/oauth/tiktok/start"
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]"})
-# The callback URL carries a single-use code: keep it out of caches and Referer headers.
-_PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+# The callback URL carries a single-use code: keep it out of caches and Referer headers. The
+# pages load nothing and must not be framed or sniffed as anything but HTML.
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+}
 
 
 def public_base_url(domain_name: str | None, configured: str) -> str:
@@ -46,6 +57,31 @@ def public_base_url(domain_name: str | None, configured: str) -> str:
 
 
 def handle_start(domain_name: str | None, now: int) -> Response[str]:
+    return _answering(lambda: _start(domain_name, now))
+
+
+def handle_callback(
+    query: Mapping[str, str], domain_name: str | None, now: int, deadline: Deadline
+) -> Response[str]:
+    return _answering(lambda: _callback(query, domain_name, now, deadline))
+
+
+def _answering(handler: Callable[[], Response[str]]) -> Response[str]:
+    try:
+        return handler()
+    except Exception as exc:  # the last line: a page, never a stack trace or a bare 500
+        # Only the type: messages of unexpected errors may carry values (pydantic, botocore).
+        logger.error("oauth request failed", error_type=type(exc).__name__)
+        metrics.add_metric(name="OAuthFailed", unit=MetricUnit.Count, value=1)
+        return page(
+            503,
+            "Temporarily unavailable",
+            "We could not complete this step right now. Please start the connection again in a "
+            "few minutes.",
+        )
+
+
+def _start(domain_name: str | None, now: int) -> Response[str]:
     config = load_config(OAuthConfig)
     dependencies = shop_dependencies(with_states=True)
     assert dependencies.states is not None
@@ -55,12 +91,13 @@ def handle_start(domain_name: str | None, now: int) -> Response[str]:
         url = start_authorization(dependencies.states, settings, base + CALLBACK_PATH, now)
     except StorageUnavailableError as exc:
         logger.error("oauth state not stored", error=str(exc))
+        metrics.add_metric(name="OAuthUnavailable", unit=MetricUnit.Count, value=1)
         return page(503, "Please try again", "We could not start the connection. Try again.")
     metrics.add_metric(name="OAuthStarted", unit=MetricUnit.Count, value=1)
-    return Response(status_code=302, headers={"Location": url, **_PAGE_HEADERS}, body="")
+    return Response(status_code=302, headers={"Location": url, **PAGE_HEADERS}, body="")
 
 
-def handle_callback(
+def _callback(
     query: Mapping[str, str], domain_name: str | None, now: int, deadline: Deadline
 ) -> Response[str]:
     config = load_config(OAuthConfig)
@@ -89,6 +126,16 @@ def handle_callback(
             f"This authorization link is not valid ({exc.reason}). Nothing was changed.",
             restart,
         )
+    except AuthorizationDeclinedError:
+        logger.info("seller declined the authorization", error=query.get("error", "")[:64])
+        metrics.add_metric(name="OAuthDeclined", unit=MetricUnit.Count, value=1)
+        return page(
+            400,
+            "Connection declined",
+            "The shop was not connected because the authorization was declined on TikTok Shop. "
+            "Nothing was stored. You can start again whenever you are ready.",
+            restart,
+        )
     except AuthorizationRefusedError as exc:
         logger.warning("tiktok refused the authorization code", reason=str(exc))
         metrics.add_metric(name="OAuthCodeRejected", unit=MetricUnit.Count, value=1)
@@ -109,12 +156,17 @@ def handle_callback(
             "please start the connection again in a few minutes.",
             restart,
         )
+    if not result.shops:
+        return page(
+            200,
+            "No shop connected",
+            "TikTok Shop did not authorize any shop. Nothing was stored.",
+            restart,
+        )
     return page(200, "Shop connected", "", *_result_lines(result))
 
 
 def _result_lines(result: ConnectionResult) -> list[str]:
-    if not result.shops:
-        return ["<p>TikTok Shop did not authorize any shop. Nothing was stored.</p>"]
     items = []
     for shop in result.shops:
         label = html.escape(f"{shop.name or shop.shop_id} ({shop.region})")
@@ -138,5 +190,5 @@ def page(status: int, title: str, message: str, *extra_html: str) -> Response[st
         status_code=status,
         content_type="text/html; charset=utf-8",
         body=body,
-        headers=dict(_PAGE_HEADERS),
+        headers=dict(PAGE_HEADERS),
     )

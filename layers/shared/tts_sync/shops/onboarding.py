@@ -9,11 +9,14 @@ seller restarts from /start, and the error page says so.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urlencode
+
+from pydantic import ValidationError
 
 from tts_sync.errors import TtsSyncError
 from tts_sync.observability import MetricUnit, logger, metrics
@@ -26,6 +29,9 @@ from tts_sync.tiktok.retry import Deadline
 
 STATE_TTL_SECONDS = 600
 CALLBACK_PATH = "/oauth/tiktok/callback"
+# What secrets.token_urlsafe(32) produces. Anything else is refused before it reaches DynamoDB
+# (which rejects keys over 2048 bytes with a ValidationException: a 503 instead of a 400).
+STATE_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 class OAuthStateRejectedError(TtsSyncError):
@@ -34,6 +40,10 @@ class OAuthStateRejectedError(TtsSyncError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class AuthorizationDeclinedError(TtsSyncError):
+    """The seller came back without a code (declined consent on TikTok's page)."""
 
 
 class AuthorizationRefusedError(TtsSyncError):
@@ -109,13 +119,15 @@ def complete_authorization(
     """Check the state, exchange the code, store every authorized shop, subscribe webhooks."""
     if not state:
         raise OAuthStateRejectedError("missing state")
+    if STATE_PATTERN.fullmatch(state) is None:
+        raise OAuthStateRejectedError("malformed state")
     stored_state = states.consume(state)
     if stored_state is None:
         raise OAuthStateRejectedError("unknown or already used state")
     if stored_state.expires_at <= now:
         raise OAuthStateRejectedError("expired state")
     if not code:
-        raise OAuthStateRejectedError("missing code")
+        raise AuthorizationDeclinedError("no authorization code: consent was declined")
     try:
         token = api.get_access_token(code, deadline=deadline)
         authorized = api.get_authorized_shops(token.access_token, deadline=deadline)
@@ -123,6 +135,10 @@ def complete_authorization(
         raise TikTokUnavailableError(str(error)) from None
     except TikTokPermanentError as error:
         raise AuthorizationRefusedError(error.message) from None
+    except ValidationError as error:
+        # A reply missing fields: name them, never the values (they may hold tokens).
+        fields = sorted({".".join(str(p) for p in e["loc"]) for e in error.errors()})
+        raise TikTokUnavailableError(f"malformed reply from TikTok Shop: {fields}") from None
     tokens = ShopTokens.from_api(token)
     result = ConnectionResult()
     for authorized_shop in authorized:
