@@ -15,8 +15,10 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from pydantic import ValidationError
+
 from tts_sync.observability import logger
-from tts_sync.tiktok.errors import TikTokRequestRejectedError
+from tts_sync.tiktok.errors import TikTokPermanentError, TikTokRequestRejectedError
 from tts_sync.tiktok.models import (
     AccessToken,
     AuthorizedShop,
@@ -55,7 +57,7 @@ class TikTokClient(SignedTransport):
             {"auth_code": auth_code, "grant_type": "authorized_code"},
             deadline,
         )
-        return AccessToken.model_validate(response.data)
+        return _access_token(response)
 
     def refresh_access_token(
         self, refresh_token: str, *, deadline: Deadline | None = None
@@ -65,7 +67,7 @@ class TikTokClient(SignedTransport):
             {"refresh_token": refresh_token, "grant_type": "refresh_token"},
             deadline,
         )
-        return AccessToken.model_validate(response.data)
+        return _access_token(response)
 
     # ------------------------------------------------------------------ authorization
 
@@ -366,6 +368,22 @@ class TikTokClient(SignedTransport):
             logger.info("stock capped at TikTok maximum", sku_id=sku_id, quantity=quantity)
             return MAX_STOCK_QUANTITY
         return quantity
+
+
+def _access_token(response: ApiResponse) -> AccessToken:
+    """A token reply missing or mangling a field is permanent; the error names the fields only:
+    pydantic's own message quotes the input, which holds the tokens."""
+    try:
+        return AccessToken.model_validate(response.data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'data'}: {error['msg']}"
+            for error in exc.errors(include_input=False, include_url=False)
+        )
+    # Raised outside the except block: not even __context__ keeps the ValidationError.
+    raise TikTokPermanentError(
+        f"malformed token reply ({problems})", request_id=response.request_id or None
+    )
 
 
 def _segment(value: str) -> str:
