@@ -555,18 +555,75 @@ def test_webhook_older_than_the_last_consent_changes_nothing(wiring: Wiring, eve
     assert stored is not None and stored.status is ShopStatus.ACTIVE and stored.tokens
 
 
-def test_a_bad_record_fails_alone(wiring: Wiring, events_stream) -> None:
+def test_an_unreadable_expiration_time_still_marks_the_shop(
+    wiring: Wiring, events_stream, capsys
+) -> None:
     shop = seed_shop(wiring, access_ttl=5 * DAY)
     now = int(time.time())
-    batch = events_stream(
-        webhook(7, shop.shop_id, now, expiration_time="soon-ish"),  # not a timestamp
-        webhook(6, shop.shop_id, now),
-    )
+    batch = events_stream(webhook(7, shop.shop_id, now, expiration_time="soon-ish"))
+    assert token_refresh(batch) == {"batchItemFailures": []}
+    stored = wiring.store.get(shop.shop_id)
+    assert stored is not None and stored.status is ShopStatus.REAUTHORIZATION_REQUIRED
+    assert stored.status_reason == "authorization_expiring"
+    assert stored.authorization_expires_at is None
+    assert emitted_metrics(capsys.readouterr().out).count("ShopReauthorizationRequired") == 1
+
+
+def test_daily_type_7_reminders_alarm_once(wiring: Wiring, events_stream, capsys) -> None:
+    shop = seed_shop(wiring, access_ttl=5 * DAY)
+    now = int(time.time())
+    expiry = str(now + 30 * DAY)
+    first = events_stream(webhook(7, shop.shop_id, now, expiration_time=expiry))
+    assert token_refresh(first) == {"batchItemFailures": []}
+    version = wiring.store.get(shop.shop_id).version  # type: ignore[union-attr]
+    again = events_stream(webhook(7, shop.shop_id, now + 1, expiration_time=expiry))
+    assert token_refresh({"Records": again["Records"][-1:]}) == {"batchItemFailures": []}
+    stored = wiring.store.get(shop.shop_id)
+    assert stored is not None and stored.version == version
+    assert stored.authorization_expires_at == now + 30 * DAY
+    assert emitted_metrics(capsys.readouterr().out).count("ShopReauthorizationRequired") == 1
+
+
+def test_a_bad_record_fails_alone(wiring: Wiring, events_stream) -> None:
+    broken, leaving = seed_shop(wiring, access_ttl=5 * DAY), seed_shop(wiring, access_ttl=5 * DAY)
+    now = int(time.time())
+    batch = events_stream(webhook(6, broken.shop_id, now), webhook(6, leaving.shop_id, now))
+    batch["Records"][0]["dynamodb"]["NewImage"]["payload"] = {"S": "{not json"}
     result = token_refresh(batch)
     bad = batch["Records"][0]["dynamodb"]["SequenceNumber"]
     assert result == {"batchItemFailures": [{"itemIdentifier": bad}]}
-    stored = wiring.store.get(shop.shop_id)
+    assert wiring.store.get(broken.shop_id).status is ShopStatus.ACTIVE  # type: ignore[union-attr]
+    stored = wiring.store.get(leaving.shop_id)
     assert stored is not None and stored.status is ShopStatus.DEAUTHORIZED
+
+
+def test_stream_records_need_no_app_credentials(
+    stack, events_stream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Default wiring with an unreadable secret: type 6/7 only touch the Shops table."""
+    from tts_sync.shops.dynamo_store import DynamoShopStore
+
+    monkeypatch.setenv("APP_CREDENTIALS_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:1:secret:x")
+    store = DynamoShopStore(stack["dynamodb"], stack["shops"])
+    store.save_authorization(
+        Shop(
+            shop_id="7001",
+            cipher="c",
+            tokens=ShopTokens.model_validate(
+                {
+                    "access_token": "TTP_a",
+                    "access_token_expires_at": 1,
+                    "refresh_token": "TTR_a",
+                    "refresh_token_expires_at": 2,
+                }
+            ),
+            authorized_at=1,
+            updated_at=1,
+        )
+    )
+    batch = events_stream(webhook(6, "7001", int(time.time())))
+    assert token_refresh(batch) == {"batchItemFailures": []}
+    assert store.get("7001").status is ShopStatus.DEAUTHORIZED  # type: ignore[union-attr]
 
 
 # ---------------------------------------------------------------- ops console events

@@ -269,23 +269,38 @@ class DynamoShopStore:
             raise ShopNotUsableError(shop_id, None) from None
 
     def mark(
-        self, shop_id: str, status: ShopStatus, reason: str, now: int, *, event_time: int | None
+        self,
+        shop_id: str,
+        status: ShopStatus,
+        reason: str,
+        now: int,
+        *,
+        event_time: int | None,
+        authorization_expires_at: int | None = None,
     ) -> bool:
         update = "SET #status = :status, status_reason = :reason, updated_at = :now, "
         update += "version = version + :one"
-        if status is ShopStatus.DEAUTHORIZED:
-            # Stop using the tokens for good: drop them (a new consent brings new ones).
-            update += ", access_token_expires_at = :zero, refresh_token_expires_at = :zero"
-            update += " REMOVE access_token, refresh_token"
         # Only a change counts (and is reported): marking the same status and reason again is
         # a no-op, so repeated refusals or webhooks raise one alarm, not one per call.
-        condition = "attribute_exists(pk) AND NOT (#status = :status AND status_reason = :reason)"
+        changed = "NOT (#status = :status AND status_reason = :reason)"
         values: dict[str, Any] = {
             ":status": _s(status.value),
             ":reason": _s(reason),
             ":now": _n(now),
             ":one": _n(1),
         }
+        if authorization_expires_at is not None:
+            update += ", authorization_expires_at = :expires"
+            changed = (
+                f"({changed} OR attribute_not_exists(authorization_expires_at) "
+                "OR authorization_expires_at <> :expires)"
+            )
+            values[":expires"] = _n(authorization_expires_at)
+        if status is ShopStatus.DEAUTHORIZED:
+            # Stop using the tokens for good: drop them (a new consent brings new ones).
+            update += ", access_token_expires_at = :zero, refresh_token_expires_at = :zero"
+            update += " REMOVE access_token, refresh_token"
+        condition = "attribute_exists(pk) AND " + changed
         if status is ShopStatus.DEAUTHORIZED:
             values[":zero"] = _n(0)
         else:
@@ -308,26 +323,6 @@ class DynamoShopStore:
         except _ConditionFailed:
             return False
         return True
-
-    def set_authorization_expiry(self, shop_id: str, expires_at: int, now: int) -> None:
-        try:
-            with _dynamo_errors():
-                self._client.update_item(
-                    TableName=self._table,
-                    Key={"pk": _s(shop_id)},
-                    UpdateExpression=(
-                        "SET authorization_expires_at = :exp, updated_at = :now, "
-                        "version = version + :one"
-                    ),
-                    ConditionExpression="attribute_exists(pk)",
-                    ExpressionAttributeValues={
-                        ":exp": _n(expires_at),
-                        ":now": _n(now),
-                        ":one": _n(1),
-                    },
-                )
-        except _ConditionFailed:
-            return
 
 
 def _token_values(tokens: ShopTokens) -> dict[str, Any]:

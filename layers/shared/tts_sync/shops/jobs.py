@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tts_sync.config import load_config
 from tts_sync.errors import TtsSyncError
 from tts_sync.observability import MetricUnit, logger, metrics
-from tts_sync.shops.runtime import TokenRefreshConfig, shop_dependencies
+from tts_sync.shops.runtime import TokenRefreshConfig, shop_dependencies, shops_only
 from tts_sync.shops.subscriptions import webhook_address
 from tts_sync.shops.tokens import (
     TYPE_AUTHORIZATION_EXPIRING,
@@ -127,7 +127,28 @@ def _handle_record(record: DynamoDBRecord) -> None:
         type=event_type,
         shop_id=str(image["shop_id"]),
         timestamp=int(image["event_timestamp"]),
-        expiration_time=int(expiration) if expiration not in (None, "") else None,
+        expiration_time=_expiration_time(expiration),
     )
-    dependencies = shop_dependencies()
-    handle_authorization_event(dependencies.shops, event, int(dependencies.clock()))
+    store, clock = shops_only()
+    handle_authorization_event(store, event, int(clock()))
+
+
+def _expiration_time(value: Any) -> int | None:
+    """TikTok sends a string unix timestamp; anything unreadable still marks the shop (the
+    warning matters more than the date), without an expiry."""
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        pass
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if number == number and abs(number) < 1e12:  # not NaN, not absurd
+        return int(number)
+    logger.warning(
+        "type-7 expiration_time unreadable; marking without it", value_type=type(value).__name__
+    )
+    return None

@@ -50,14 +50,20 @@ class ShopStore(Protocol):
     ) -> None: ...
 
     def mark(
-        self, shop_id: str, status: ShopStatus, reason: str, now: int, *, event_time: int | None
+        self,
+        shop_id: str,
+        status: ShopStatus,
+        reason: str,
+        now: int,
+        *,
+        event_time: int | None,
+        authorization_expires_at: int | None = None,
     ) -> bool:
-        """Set the status (deauthorized also drops the tokens). With `event_time`, only if the
-        shop was not authorized again after it; False when the shop is unknown, the event
-        stale, or the shop already has this status and reason (nothing changed)."""
+        """Set the status (deauthorized also drops the tokens) and, if given, when the
+        authorization expires, in one write. With `event_time`, only if the shop was not
+        authorized again after it. False when the shop is unknown, the event stale, or nothing
+        would change (same status, reason and expiry)."""
         ...
-
-    def set_authorization_expiry(self, shop_id: str, expires_at: int, now: int) -> None: ...
 
 
 class OAuthStateStore(Protocol):

@@ -128,6 +128,14 @@ def shop_dependencies(*, with_states: bool = False) -> ShopDependencies:
     return _override or _default_dependencies(with_states)
 
 
+def shops_only() -> tuple[ShopStore, Callable[[], float]]:
+    """The shop store and clock alone: no TikTok client, so no Secrets Manager read (the
+    type-6/7 stream records only mark shops)."""
+    if _override is not None:
+        return _override.shops, _override.clock
+    return shop_store(), time.time
+
+
 def override_dependencies(dependencies: ShopDependencies | None) -> None:
     """Tests swap in their own wiring here (None restores the AWS-backed defaults)."""
     global _override

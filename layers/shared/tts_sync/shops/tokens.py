@@ -506,10 +506,9 @@ def handle_authorization_event(store: ShopStore, event: AuthorizationEvent, now:
             REASON_AUTHORIZATION_EXPIRING,
             now,
             event_time=event.timestamp,
+            authorization_expires_at=event.expiration_time,
         )
         if applied:
-            if event.expiration_time is not None:
-                store.set_authorization_expiry(event.shop_id, event.expiration_time, now)
             logger.warning(
                 "shop authorization expiring",
                 shop_id=event.shop_id,
@@ -519,5 +518,8 @@ def handle_authorization_event(store: ShopStore, event: AuthorizationEvent, now:
     else:
         raise ValueError(f"event type {event.type} is not an authorization event")
     if not applied:
-        logger.info("authorization event ignored (unknown shop or stale)", shop_id=event.shop_id)
+        logger.info(
+            "authorization event changed nothing (unknown shop, stale, or already applied)",
+            shop_id=event.shop_id,
+        )
     return applied
