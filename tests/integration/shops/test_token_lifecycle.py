@@ -13,6 +13,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from tests.conftest import FakeLambdaContext, load_function
 from tests.integration.shops.conftest import (
     APP_KEY,
     APP_SECRET,
@@ -280,6 +281,56 @@ def test_marking_the_same_status_and_reason_again_changes_nothing(wiring: Wiring
     assert not wiring.store.mark(shop.shop_id, reauth, "refresh_refused", 2, event_time=None)
     assert wiring.store.get(shop.shop_id).version == version  # type: ignore[union-attr]
     assert wiring.store.mark(shop.shop_id, reauth, "authorization_expiring", 3, event_time=None)
+
+
+class ShortOnTimeAfterFirstRefresh(FakeLambdaContext):
+    """Plenty of time until the sandbox has answered one token/refresh, then too little."""
+
+    def __init__(self, sandbox: object) -> None:
+        super().__init__(300_000)
+        self.sandbox = sandbox
+
+    def get_remaining_time_in_millis(self) -> int:
+        refreshed = self.sandbox.requests("/api/v2/token/refresh")  # type: ignore[attr-defined]
+        return 12_000 if refreshed else 300_000
+
+
+def test_a_short_run_refreshes_the_soonest_expiring_shop_and_defers_the_rest(
+    wiring: Wiring, capsys
+) -> None:
+    later = seed_shop(wiring, access_ttl=DAY + 3600)
+    soonest = seed_shop(wiring, access_ttl=3600)
+    middle = seed_shop(wiring, access_ttl=DAY)
+    handler = load_function("token_refresh").lambda_handler
+    report = handler(SCHEDULED_EVENT, ShortOnTimeAfterFirstRefresh(wiring.sandbox))
+    assert (report["refreshed"], report["deferred"]) == (1, 2)
+    assert access_token(wiring, soonest.shop_id) != soonest.tokens.access_token.get_secret_value()
+    for untouched in (later, middle):
+        token = untouched.tokens.access_token.get_secret_value()
+        assert access_token(wiring, untouched.shop_id) == token
+    assert emitted_metrics(capsys.readouterr().out).count("TokenRunDeferred") == 2
+    # The next (full) run takes the rest, soonest first.
+    assert token_refresh(SCHEDULED_EVENT)["refreshed"] == 2
+    refreshed = [
+        r["query"]["refresh_token"] for r in wiring.sandbox.requests("/api/v2/token/refresh")
+    ]
+    assert refreshed == [
+        shop.tokens.refresh_token.get_secret_value() for shop in (soonest, middle, later)
+    ]
+
+
+def test_the_hourly_run_subscribes_pending_webhooks(wiring: Wiring) -> None:
+    shop = seed_shop(wiring, access_ttl=6 * DAY)
+    address = "https://api.tts.test/webhooks/tiktok"
+    pending = dict.fromkeys(WEBHOOK_EVENT_TYPES, SubscriptionStatus.PENDING)
+    pending[WEBHOOK_EVENT_TYPES[0]] = SubscriptionStatus.SUBSCRIBED
+    wiring.store.save_subscriptions(shop.shop_id, address, pending, int(time.time()))
+    report = token_refresh(SCHEDULED_EVENT)
+    assert report["subscriptions_repaired"] == 1 and report["not_due"] == 1
+    stored = wiring.store.get(shop.shop_id)
+    assert stored is not None and not stored.missing_subscriptions(WEBHOOK_EVENT_TYPES)
+    puts = [r for r in wiring.sandbox.requests("/event/202309/webhooks") if r["method"] == "PUT"]
+    assert len(puts) == len(WEBHOOK_EVENT_TYPES) - 1
 
 
 def test_retryable_refresh_failure_is_left_for_the_next_run(wiring: Wiring, stack) -> None:

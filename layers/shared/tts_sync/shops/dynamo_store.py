@@ -77,14 +77,20 @@ class DynamoShopStore:
         return shop_from_item(item) if item else None
 
     def shop_ids(self) -> list[str]:
+        # Soonest-expiring access token first, shops without tokens last: a run that stops at
+        # its deadline leaves the shops with the most time, not the same unlucky tail.
         paginator = self._client.get_paginator("scan")
-        ids: list[str] = []
+        found: list[tuple[float, str]] = []
         with _dynamo_errors():
             for page in paginator.paginate(
-                TableName=self._table, ProjectionExpression="pk", ConsistentRead=True
+                TableName=self._table,
+                ProjectionExpression="pk, access_token_expires_at",
+                ConsistentRead=True,
             ):
-                ids.extend(str(item["pk"]["S"]) for item in page.get("Items", []))
-        return ids
+                for item in page.get("Items", []):
+                    expires = int(item.get("access_token_expires_at", {}).get("N", "0"))
+                    found.append((expires or float("inf"), str(item["pk"]["S"])))
+        return [shop_id for _, shop_id in sorted(found)]
 
     # ------------------------------------------------------------------ writes
 

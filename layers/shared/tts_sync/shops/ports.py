@@ -12,7 +12,8 @@ class ShopStore(Protocol):
     def get(self, shop_id: str) -> Shop | None: ...
 
     def shop_ids(self) -> list[str]:
-        """Every stored shop id (the scheduled run then reads each shop on its own)."""
+        """Every stored shop id, soonest-expiring access token first (the scheduled run then
+        reads each shop on its own)."""
         ...
 
     def save_authorization(self, shop: Shop) -> Shop:
