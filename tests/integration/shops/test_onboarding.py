@@ -128,6 +128,65 @@ def test_shop_functions_get_per_arn_permissions_and_only_authorization_events() 
     assert events["Hourly"]["Properties"]["Schedule"] == "rate(1 hour)"
 
 
+def test_oauth_routes_are_throttled_and_capped_so_a_flood_cannot_starve_the_webhook() -> None:
+    resources = _template()["Resources"]
+    oauth = resources["OAuthFunction"]["Properties"]
+    assert 1 <= oauth["ReservedConcurrentExecutions"] <= 10
+    routes = resources["WebhookApi"]["Properties"]["RouteSettings"]
+    for event in oauth["Events"].values():
+        key = f"{event['Properties']['Method']} {event['Properties']['Path']}"
+        assert routes[key]["ThrottlingRateLimit"] <= 10, key
+        assert routes[key]["ThrottlingBurstLimit"] <= 20, key
+
+
+def test_shop_functions_use_the_key_only_as_dynamodb_needs() -> None:
+    resources = _template()["Resources"]
+    for name in ("OAuthFunction", "TokenRefreshFunction"):
+        [statement] = [
+            st
+            for policy in resources[name]["Properties"]["Policies"]
+            for st in policy.get("Statement", [])
+            if st["Sid"] == "ShopTokensKeyThroughDynamoDb"
+        ]
+        assert sorted(statement["Action"]) == [
+            "kms:Decrypt",
+            "kms:DescribeKey",
+            "kms:GenerateDataKey*",
+        ]
+        assert "kms:ViaService" in statement["Condition"]["StringEquals"]
+
+
+def test_token_and_oauth_trouble_reaches_the_alarm_topic() -> None:
+    resources = _template()["Resources"]
+    alarms = {
+        name: resource["Properties"]
+        for name, resource in resources.items()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    watched: dict[str, str] = {}
+    for name, alarm in alarms.items():
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+        if "MetricName" in alarm:
+            watched[alarm["MetricName"] + str(alarm.get("Dimensions"))] = name
+        for query in alarm.get("Metrics", []):
+            if "MetricStat" in query:
+                watched[query["MetricStat"]["Metric"]["MetricName"]] = name
+            else:
+                watched[query["Expression"]] = name
+    text = " ".join(watched)
+    for metric in (
+        "TokenRunShopErrors",
+        "TokenRunDeferred",
+        "TokenRefusalBreakerTripped",
+        "OAuthUnavailable",
+        "OAuthFailed",
+        "SUM(TokenRefreshFailed) FROM SCHEMA(TtsSync, service)",
+        "SUM(ShopReauthorizationRequired) FROM SCHEMA(TtsSync, service)",
+        "TokenRefreshFunction",
+    ):
+        assert metric in text, metric
+
+
 def test_reused_state_is_rejected_and_nothing_more_is_stored(wiring: Wiring, capsys) -> None:
     sandbox = wiring.sandbox
     sandbox.seed_shop()
