@@ -7,7 +7,6 @@ live in tts_sync.shops (onboarding.py; http.py maps outcomes to pages and metric
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -23,7 +22,7 @@ app = APIGatewayHttpResolver()
 
 @app.get("/oauth/tiktok/start")
 def start() -> Response[str]:
-    return handle_start(app.current_event.request_context.domain_name, int(time.time()))
+    return handle_start(app.current_event.request_context.domain_name)
 
 
 @app.get("/oauth/tiktok/callback")
@@ -32,7 +31,6 @@ def callback() -> Response[str]:
     return handle_callback(
         event.query_string_parameters or {},
         event.request_context.domain_name,
-        int(time.time()),
         deadline_from_lambda_context(app.lambda_context, reserve_seconds=2.0),
     )
 

@@ -145,9 +145,7 @@ def wiring(stack: dict, sandbox: Sandbox) -> Iterator[Wiring]:
     states = DynamoOAuthStateStore(stack["dynamodb"], stack["states"])
     client = build_client(sandbox, stack, clock)
     client.token_refresher = StoreTokenRefresher(store, client, clock=clock)
-    override_dependencies(
-        ShopDependencies(shops=store, client=client, app_key=APP_KEY, states=states, clock=clock)
-    )
+    override_dependencies(ShopDependencies(shops=store, client=client, states=states, clock=clock))
     yield Wiring(store, states, client, clock, sandbox, stack["dynamodb"], stack["shops"])
     override_dependencies(None)
     client.close()

@@ -187,6 +187,26 @@ def test_token_and_oauth_trouble_reaches_the_alarm_topic() -> None:
         assert metric in text, metric
 
 
+def test_public_base_url_parameter_must_be_empty_or_https() -> None:
+    import re
+
+    parameter = _template()["Parameters"]["PublicBaseUrl"]
+    pattern = re.compile(parameter["AllowedPattern"])
+    assert pattern.fullmatch("") and pattern.fullmatch("https://shops.example.com")
+    assert not pattern.fullmatch("http://shops.example.com")
+    assert not pattern.fullmatch("shops.example.com")
+
+
+def test_the_callback_checks_the_state_on_the_functions_clock(wiring: Wiring) -> None:
+    wiring.sandbox.seed_shop()
+    started = oauth_get("/oauth/tiktok/start")
+    params = consent(wiring.sandbox, started["headers"]["Location"])
+    wiring.clock.advance(601)  # past the state's 10 minutes
+    response = oauth_get("/oauth/tiktok/callback", params)
+    assert response["statusCode"] == 400 and "expired state" in response["body"]
+    assert wiring.items() == []
+
+
 def test_reused_state_is_rejected_and_nothing_more_is_stored(wiring: Wiring, capsys) -> None:
     sandbox = wiring.sandbox
     sandbox.seed_shop()
@@ -268,7 +288,6 @@ def test_malformed_state_is_rejected_before_storage(wiring: Wiring, capsys, stat
         ShopDependencies(
             shops=wiring.store,
             client=wiring.client,
-            app_key=APP_KEY,
             states=states,  # type: ignore[arg-type]
         )
     )
@@ -287,7 +306,6 @@ def test_storage_failing_on_start_gets_503(wiring: Wiring, capsys) -> None:
         ShopDependencies(
             shops=wiring.store,
             client=wiring.client,
-            app_key=APP_KEY,
             states=FailingStates(wiring.states),  # type: ignore[arg-type]
         )
     )
@@ -301,9 +319,7 @@ def test_token_host_unreachable_gets_503(wiring: Wiring, stack, capsys) -> None:
     started = oauth_get("/oauth/tiktok/start")
     params = consent(wiring.sandbox, started["headers"]["Location"])
     dead = build_client(wiring.sandbox, stack, wiring.clock, auth_base_url="http://127.0.0.1:9")
-    override_dependencies(
-        ShopDependencies(shops=wiring.store, client=dead, app_key=APP_KEY, states=wiring.states)
-    )
+    override_dependencies(ShopDependencies(shops=wiring.store, client=dead, states=wiring.states))
     response = oauth_get("/oauth/tiktok/callback", params)
     dead.close()
     assert response["statusCode"] == 503 and "start the connection again" in response["body"]

@@ -71,7 +71,6 @@ def use_client(wiring: Wiring, client: object) -> None:
         ShopDependencies(
             shops=wiring.store,
             client=client,  # type: ignore[arg-type]
-            app_key=APP_KEY,
             clock=wiring.clock,
         )
     )
@@ -336,9 +335,7 @@ def test_the_hourly_run_subscribes_pending_webhooks(wiring: Wiring) -> None:
 def test_retryable_refresh_failure_is_left_for_the_next_run(wiring: Wiring, stack) -> None:
     shop = seed_shop(wiring, access_ttl=DAY)
     dead = build_client(wiring.sandbox, stack, wiring.clock, auth_base_url="http://127.0.0.1:9")
-    override_dependencies(
-        ShopDependencies(shops=wiring.store, client=dead, app_key="k", clock=wiring.clock)
-    )
+    override_dependencies(ShopDependencies(shops=wiring.store, client=dead, clock=wiring.clock))
     report = token_refresh(SCHEDULED_EVENT)
     dead.close()
     assert report["retry_later"] == 1 and report["errors"] == 0

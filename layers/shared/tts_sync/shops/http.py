@@ -56,14 +56,14 @@ def public_base_url(domain_name: str | None, configured: str) -> str:
     return f"{scheme}://{domain_name}"
 
 
-def handle_start(domain_name: str | None, now: int) -> Response[str]:
-    return _answering(lambda: _start(domain_name, now))
+def handle_start(domain_name: str | None) -> Response[str]:
+    return _answering(lambda: _start(domain_name))
 
 
 def handle_callback(
-    query: Mapping[str, str], domain_name: str | None, now: int, deadline: Deadline
+    query: Mapping[str, str], domain_name: str | None, deadline: Deadline
 ) -> Response[str]:
-    return _answering(lambda: _callback(query, domain_name, now, deadline))
+    return _answering(lambda: _callback(query, domain_name, deadline))
 
 
 def _answering(handler: Callable[[], Response[str]]) -> Response[str]:
@@ -81,12 +81,14 @@ def _answering(handler: Callable[[], Response[str]]) -> Response[str]:
         )
 
 
-def _start(domain_name: str | None, now: int) -> Response[str]:
+def _start(domain_name: str | None) -> Response[str]:
     config = load_config(OAuthConfig)
     dependencies = shop_dependencies(with_states=True)
     assert dependencies.states is not None
     base = public_base_url(domain_name, config.public_base_url)
-    settings = AuthorizeSettings(config.authorize_url, dependencies.app_key, config.service_id)
+    app_key = dependencies.client.app_key
+    settings = AuthorizeSettings(config.authorize_url, app_key, config.service_id)
+    now = int(dependencies.clock())
     try:
         url = start_authorization(dependencies.states, settings, base + CALLBACK_PATH, now)
     except StorageUnavailableError as exc:
@@ -98,7 +100,7 @@ def _start(domain_name: str | None, now: int) -> Response[str]:
 
 
 def _callback(
-    query: Mapping[str, str], domain_name: str | None, now: int, deadline: Deadline
+    query: Mapping[str, str], domain_name: str | None, deadline: Deadline
 ) -> Response[str]:
     config = load_config(OAuthConfig)
     dependencies = shop_dependencies(with_states=True)
@@ -114,7 +116,7 @@ def _callback(
             api=dependencies.client,
             webhook_address=webhook_address(base),
             event_types=dependencies.event_types,
-            now=now,
+            now=int(dependencies.clock()),
             deadline=deadline,
         )
     except OAuthStateRejectedError as exc:

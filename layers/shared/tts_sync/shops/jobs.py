@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -80,7 +81,7 @@ def _scheduled(deadline: Deadline) -> dict[str, Any]:
         event_types=dependencies.event_types,
         max_refusals=config.max_refusals_per_run,
     )
-    summary = report.__dict__.copy()
+    summary = dataclasses.asdict(report)
     logger.info("token run finished", **summary)
     if report.errors:
         metrics.add_metric(name="TokenRunShopErrors", unit=MetricUnit.Count, value=report.errors)

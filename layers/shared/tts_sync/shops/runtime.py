@@ -62,8 +62,7 @@ class TokenRefreshConfig(ShopsConfig):
 @dataclass(frozen=True)
 class ShopDependencies:
     shops: ShopStore
-    client: TikTokClient
-    app_key: str
+    client: TikTokClient  # its app_key identifies the app on the consent page
     states: OAuthStateStore | None = None
     event_types: tuple[str, ...] = WEBHOOK_EVENT_TYPES
     clock: Callable[[], float] = time.time
@@ -116,9 +115,7 @@ def _default_dependencies(with_states: bool) -> ShopDependencies:
     # Not cached as a whole: the client follows credential rotations (shop_api_client).
     client = shop_api_client()
     states = _oauth_state_store() if with_states else None
-    return ShopDependencies(
-        shops=shop_store(), client=client, app_key=client.app_key, states=states
-    )
+    return ShopDependencies(shops=shop_store(), client=client, states=states)
 
 
 _override: ShopDependencies | None = None
