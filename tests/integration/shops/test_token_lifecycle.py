@@ -294,6 +294,31 @@ class ShortOnTimeAfterFirstRefresh(FakeLambdaContext):
         return 12_000 if refreshed else 300_000
 
 
+def test_siblings_left_stale_by_a_storage_hiccup_do_not_fail_the_refresh(wiring: Wiring) -> None:
+    from tts_sync.errors import StorageUnavailableError
+
+    class SiblingsUnavailable:
+        def __init__(self, inner: object) -> None:
+            self.inner = inner
+
+        def save_grant_tokens(self, *args: object) -> int:
+            raise StorageUnavailableError("ProvisionedThroughputExceededException")
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.inner, name)
+
+    shop = seed_shop(wiring, access_ttl=DAY)  # has an open_id: siblings are looked for
+    expired = shop.tokens.access_token.get_secret_value()
+    wiring.sandbox.expire_access_token(expired)
+    refresher = StoreTokenRefresher(
+        SiblingsUnavailable(wiring.store),  # type: ignore[arg-type]
+        wiring.client,
+        clock=wiring.clock,
+    )
+    assert refresher.refresh_shop_token(shop.shop_id, expired) == access_token(wiring, shop.shop_id)
+    assert access_token(wiring, shop.shop_id) != expired
+
+
 def test_a_short_run_refreshes_the_soonest_expiring_shop_and_defers_the_rest(
     wiring: Wiring, capsys
 ) -> None:

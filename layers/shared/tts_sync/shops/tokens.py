@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
-from tts_sync.errors import TtsSyncError
+from tts_sync.errors import StorageUnavailableError, TtsSyncError
 from tts_sync.observability import MetricUnit, logger, metrics
 from tts_sync.shops.models import (
     NEEDS_CONSENT,
@@ -201,9 +201,18 @@ def _store_fresh(
     if shop.open_id and shop.tokens is not None:
         # The seller's other shops hold the same grant: give them the new tokens too, or they
         # keep tokens that TikTok may no longer honour.
-        siblings = store.save_grant_tokens(
-            shop.open_id, shop.tokens.refresh_token.get_secret_value(), tokens, now, shop.shop_id
-        )
+        try:
+            siblings = store.save_grant_tokens(
+                shop.open_id,
+                shop.tokens.refresh_token.get_secret_value(),
+                tokens,
+                now,
+                shop.shop_id,
+            )
+        except StorageUnavailableError as exc:
+            # Best effort: this shop's tokens are stored; the siblings refresh on their own.
+            logger.warning("sibling shops not updated", shop_id=shop.shop_id, error=str(exc))
+            siblings = 0
         if siblings:
             logger.info(
                 "sibling shops took the refreshed tokens", shop_id=shop.shop_id, count=siblings
