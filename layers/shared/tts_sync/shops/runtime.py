@@ -3,7 +3,9 @@ dependency override for tests (as in tts_sync.webhooks.http).
 
 `shop_api_client()` is the TikTok client later functions should use: shared per-shop rate
 limit (DynamoDB) and an access-token refresher backed by the shop store, so a call that meets
-"access token expired" refreshes once and retries with no code in the caller.
+"access token expired" refreshes once and retries with no code in the caller. A function using
+it needs GetItem, UpdateItem and Scan (the grant's sibling shops) on the Shops table, and the
+key's Decrypt/GenerateDataKey*/DescribeKey through DynamoDB. It follows credential rotations.
 """
 
 from __future__ import annotations

@@ -9,6 +9,10 @@ again. Every other failure (retryable, unknown codes, malformed replies, our own
 app_secret) is left for the next run: marking a shop needs a person to act, so only TikTok's
 answer about the seller's refresh token may do it, and a breaker stops a run from marking more
 than `max_refusals` shops at once.
+
+One refresh per shop at a time: a short conditional lease on the shop item; concurrent callers
+wait, re-read and take the stored tokens. A refresh also hands its tokens to the seller's other
+shops on the same grant (same open_id and refresh token).
 """
 
 from __future__ import annotations
