@@ -7,6 +7,9 @@
 Each method validates what TikTok would reject, calls through SignedTransport (signing, shared
 rate limit, retries, token refresh) and returns pydantic models. Calls that can half-succeed
 (stock, price) return ItemOutcome: code 0 with data.errors[] is a partial failure, per SKU.
+Stock and price updates set absolute values and are retried like reads; the fulfilment POSTs
+(ship_package, mark_shipped, update_shipping_info) are not idempotent: after a failure TikTok may
+already have applied they raise TikTokOutcomeUnknownError instead of retrying.
 """
 
 from __future__ import annotations
@@ -121,6 +124,7 @@ class TikTokClient(SignedTransport):
             query=query,
             body=search.model_dump(mode="json", exclude_none=True),
             deadline=deadline,
+            idempotent=True,
         )
         return OrderSearchPage.model_validate(response.data)
 
@@ -193,6 +197,7 @@ class TikTokClient(SignedTransport):
             shop,
             body={"skus": payload},
             deadline=deadline,
+            idempotent=True,
         )
         return _item_outcome(response, [sku.sku_id for sku in skus])
 
@@ -217,6 +222,7 @@ class TikTokClient(SignedTransport):
             shop,
             body=body,
             deadline=deadline,
+            idempotent=True,
         )
         return _item_outcome(response, [price.sku_id for price in prices])
 
@@ -243,6 +249,7 @@ class TikTokClient(SignedTransport):
             shop,
             body=body,
             deadline=deadline,
+            idempotent=False,  # sent twice, TikTok may ship twice
         )
 
     def mark_shipped(
@@ -268,6 +275,7 @@ class TikTokClient(SignedTransport):
             shop,
             body=body,
             deadline=deadline,
+            idempotent=False,  # sent twice, TikTok may ship twice
         )
         return ShippedPackage.model_validate(response.data)
 
@@ -288,6 +296,7 @@ class TikTokClient(SignedTransport):
             shop,
             body=body,
             deadline=deadline,
+            idempotent=False,  # each application uses one of the few updates allowed
         )
 
     def get_package_detail(
@@ -315,6 +324,7 @@ class TikTokClient(SignedTransport):
             shop,
             body={"address": address, "event_type": event_type},
             deadline=deadline,
+            idempotent=True,
         )
 
     def delete_event_webhook(
@@ -326,6 +336,7 @@ class TikTokClient(SignedTransport):
             shop,
             body={"event_type": event_type},
             deadline=deadline,
+            idempotent=True,
         )
 
     # ------------------------------------------------------------------ helpers
@@ -339,6 +350,7 @@ class TikTokClient(SignedTransport):
         query: dict[str, str] | None = None,
         body: dict[str, Any] | None = None,
         deadline: Deadline | None,
+        idempotent: bool = True,
     ) -> ApiResponse:
         return self.call(
             method,
@@ -348,6 +360,7 @@ class TikTokClient(SignedTransport):
             query=query,
             body=body,
             deadline=deadline,
+            idempotent=idempotent,
         )
 
     def _check_skus(self, sku_ids: Sequence[str]) -> None:

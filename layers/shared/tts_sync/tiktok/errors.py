@@ -4,6 +4,10 @@ Callers branch on the class only: TikTokRetryableError means "the same call may 
 (throttling, 5xx, TikTok's internal/timeout codes, network trouble); TikTokPermanentError means
 "fix the request, the token or the scope first". AccessTokenExpiredError is permanent for the
 caller (the client already refreshed once) but typed apart so a token store can react to it.
+
+Calls that must not be applied twice (shipping a package, correcting tracking) are retried only
+after failures TikTok certainly did not process (`certainly_not_processed`); any other retryable
+failure of such a call surfaces as TikTokOutcomeUnknownError: check the result before repeating.
 """
 
 from __future__ import annotations
@@ -72,6 +76,17 @@ class TikTokTransportError(TikTokRetryableError):
     """No usable answer: timeout, connection refused or reset."""
 
 
+class TikTokNotSentError(TikTokTransportError):
+    """The request never reached TikTok: the connection was refused or could not be opened in
+    time, or the deadline ran out before sending. Safe to repeat, even for a call that is not."""
+
+
+class TikTokOutcomeUnknownError(TikTokRetryableError):
+    """A call that is not safe to repeat failed after TikTok may already have applied it (read
+    timeout, dropped connection, 5xx, 36009003/36009007). The client did not retry it: check the
+    outcome (e.g. package detail) before sending it again."""
+
+
 class RateLimitWaitExceededError(TikTokRetryableError):
     """Our own limiter could not grant a slot before the caller's deadline."""
 
@@ -91,6 +106,34 @@ class AccessTokenExpiredError(TikTokPermanentError):
 
 class TikTokRequestRejectedError(TikTokPermanentError):
     """The client refused to send a request that TikTok would reject (validated locally)."""
+
+
+# Failures after which TikTok certainly did not apply the request: throttled (429 / 36009002),
+# never sent, or stopped by our own limiter before sending.
+_NOT_PROCESSED: tuple[type[TikTokApiError], ...] = (
+    RateLimitedError,
+    TikTokNotSentError,
+    RateLimitWaitExceededError,
+    RateLimiterUnavailableError,
+)
+
+
+def certainly_not_processed(error: TikTokApiError) -> bool:
+    """True when TikTok cannot have applied the request, so even a call that must not be
+    applied twice may be sent again."""
+    return isinstance(error, _NOT_PROCESSED)
+
+
+def outcome_unknown(error: TikTokRetryableError, what: str) -> TikTokOutcomeUnknownError:
+    """The error a non-idempotent call raises instead of retrying `error`."""
+    return TikTokOutcomeUnknownError(
+        f"{what} may have been applied ({error.message}); not retried: check its outcome "
+        "before sending it again",
+        code=error.code,
+        request_id=error.request_id,
+        http_status=error.http_status,
+        retry_after=error.retry_after,
+    )
 
 
 def error_from_response(

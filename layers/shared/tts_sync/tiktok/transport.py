@@ -3,6 +3,12 @@
 One SignedTransport per container: it owns the httpx.Client (connection reuse) and applies the
 call discipline every endpoint shares. The JSON body is serialised once; those exact bytes are
 signed and sent, because TikTok signs the raw body and any re-serialisation breaks the signature.
+
+Every retryable failure is retried for calls that are safe to repeat (`idempotent=True`, the
+default). A call that must not be applied twice (`idempotent=False`: shipping, tracking updates)
+is retried only when TikTok certainly did not process it (throttled, connection never opened,
+our own limiter); after a read timeout, a 5xx or TikTok's internal/timeout codes it raises
+TikTokOutcomeUnknownError at once, so the caller checks the outcome before trying again.
 """
 
 from __future__ import annotations
@@ -24,10 +30,13 @@ from tts_sync.tiktok.errors import (
     RateLimitedError,
     RateLimitWaitExceededError,
     TikTokApiError,
+    TikTokNotSentError,
     TikTokPermanentError,
     TikTokRetryableError,
     TikTokTransportError,
+    certainly_not_processed,
     error_from_response,
+    outcome_unknown,
 )
 from tts_sync.tiktok.ratelimit import NoRateLimit, RateLimiter
 from tts_sync.tiktok.retry import BackoffPolicy, Deadline, deadline_after
@@ -127,9 +136,14 @@ class SignedTransport:
         query: Mapping[str, str] | None = None,
         body: JsonBody | None = None,
         deadline: Deadline | None = None,
+        idempotent: bool = True,
     ) -> ApiResponse:
         """One logical call: rate limit, sign, send, retry transient failures until deadline,
-        refresh an expired token once."""
+        refresh an expired token once.
+
+        idempotent=False for a call that must not be applied twice: it is retried only after
+        failures TikTok certainly did not process; other retryable failures raise
+        TikTokOutcomeUnknownError without a retry."""
         remaining = deadline or deadline_after(self.config.default_deadline_seconds, self._clock)
         body_bytes = encode_json(body)
         token = access_token
@@ -156,6 +170,15 @@ class SignedTransport:
                 token = self._refreshed_token(token, shop)
                 refreshed = True
             except TikTokRetryableError as error:
+                if not idempotent and not certainly_not_processed(error):
+                    logger.warning(
+                        "tiktok call not retried: it may have been applied",
+                        path=path,
+                        code=error.code,
+                        http_status=error.http_status,
+                        request_id=error.request_id,
+                    )
+                    raise outcome_unknown(error, f"{method} {path}") from error
                 last_error = error
                 if isinstance(error, RateLimitedError) and shop is not None:
                     self.limiter.report_throttled(shop.shop_id)
@@ -191,7 +214,7 @@ class SignedTransport:
         seconds_left: float,
     ) -> ApiResponse:
         if seconds_left <= 0:
-            raise TikTokTransportError("deadline reached before the request was sent")
+            raise TikTokNotSentError("deadline reached before the request was sent")
         query = {"app_key": self.app_key, "timestamp": timestamp_param(self._clock())}
         query.update(extra_query)
         # shop_cipher only where TikTok expects it: on /authorization/* it is error 36009004.
@@ -254,6 +277,11 @@ class SignedTransport:
                 headers=headers,
                 timeout=timeout,
             )
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # No connection was opened (or none was free): nothing reached TikTok.
+            raise TikTokNotSentError(
+                f"could not connect calling {path}: {type(exc).__name__}"
+            ) from None
         except httpx.TimeoutException as exc:
             raise TikTokTransportError(f"timeout calling {path}: {type(exc).__name__}") from None
         except httpx.TransportError as exc:
