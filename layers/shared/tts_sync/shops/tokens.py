@@ -319,7 +319,9 @@ class StoreTokenRefresher:
     "access token expired" asks here for a fresh token, once, then retries.
 
     If another caller already stored a newer token, that one is returned without calling
-    TikTok; otherwise the refresh token is used and the result stored conditionally."""
+    TikTok; otherwise the refresh token is used and the result stored conditionally. The lease
+    wait and the token/refresh call are bounded by min(budget_seconds, the caller's remaining
+    deadline), so a refresh inside a short Lambda ends before the Lambda's timeout."""
 
     def __init__(
         self,
@@ -338,7 +340,9 @@ class StoreTokenRefresher:
         # Without the shop we cannot find the tokens: the client passes it on shop calls.
         raise AccessTokenExpiredError("access token expired on a call that names no shop")
 
-    def refresh_shop_token(self, shop_id: str, expired_access_token: str) -> str:
+    def refresh_shop_token(
+        self, shop_id: str, expired_access_token: str, *, deadline: Deadline | None = None
+    ) -> str:
         shop = self._store.get(shop_id)
         if shop is None or shop.tokens is None or not shop.usable:
             raise AccessTokenExpiredError(f"shop {shop_id} has no usable tokens to refresh")
@@ -350,19 +354,29 @@ class StoreTokenRefresher:
         current = shop.tokens.access_token.get_secret_value()
         if current != expired_access_token and shop.tokens.access_token_expires_at > now:
             return current
+        bounded = self._bounded(deadline)
+        if bounded() <= 0:
+            raise AccessTokenExpiredError(f"no time left to refresh the token of shop {shop_id}")
         outcome, stored = refresh_shop(
             shop,
             store=self._store,
             issuer=self._issuer,
             policy=RefreshPolicy(),
             now=now,
-            deadline=deadline_after(self._budget_seconds, self._clock),
+            deadline=bounded,
             force=True,
         )
         taken = (RefreshOutcome.REFRESHED, RefreshOutcome.SUPERSEDED)
         if outcome not in taken or stored.tokens is None:
             raise AccessTokenExpiredError(f"access token of shop {shop_id} could not be refreshed")
         return stored.tokens.access_token.get_secret_value()
+
+    def _bounded(self, caller: Deadline | None) -> Deadline:
+        """Our own budget, cut short by the caller's remaining time when it has less."""
+        own = deadline_after(self._budget_seconds, self._clock)
+        if caller is None:
+            return own
+        return lambda: min(own(), caller())
 
 
 # ---------------------------------------------------------------- the scheduled run

@@ -56,12 +56,16 @@ class AccessTokenRefresher(Protocol):
 
 @runtime_checkable
 class ShopTokenRefresher(Protocol):
-    """Port, optional richer form: also told whose token it is (a token store keyed by shop).
-    The transport prefers it for shop-scoped calls when the refresher implements it."""
+    """Port, optional richer form: also told whose token it is (a token store keyed by shop)
+    and how long the call may still take (`deadline`: the call's remaining seconds), so a
+    refresh never outlives its caller. The transport prefers it for shop-scoped calls when the
+    refresher implements it."""
 
     def __call__(self, expired_access_token: str) -> str: ...
 
-    def refresh_shop_token(self, shop_id: str, expired_access_token: str) -> str: ...
+    def refresh_shop_token(
+        self, shop_id: str, expired_access_token: str, *, deadline: Deadline | None = None
+    ) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -167,7 +171,7 @@ class SignedTransport:
                 if refreshed or self.token_refresher is None:
                     raise
                 logger.info("access token expired; refreshing once", path=path)
-                token = self._refreshed_token(token, shop)
+                token = self._refreshed_token(token, shop, remaining)
                 refreshed = True
             except TikTokRetryableError as error:
                 if not idempotent and not certainly_not_processed(error):
@@ -196,12 +200,12 @@ class SignedTransport:
                 )
                 self._sleep(delay)
 
-    def _refreshed_token(self, expired: str, shop: ShopAccess | None) -> str:
+    def _refreshed_token(self, expired: str, shop: ShopAccess | None, remaining: Deadline) -> str:
         refresher = self.token_refresher
         assert refresher is not None
         if shop is not None and isinstance(refresher, ShopTokenRefresher):
-            return refresher.refresh_shop_token(shop.shop_id, expired)
-        return refresher(expired)
+            return refresher.refresh_shop_token(shop.shop_id, expired, deadline=remaining)
+        return refresher(expired)  # a plain callable: it keeps its own time bound
 
     def _send_signed(
         self,

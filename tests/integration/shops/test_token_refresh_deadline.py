@@ -1,0 +1,124 @@
+"""The on-demand token refresh keeps to the caller's deadline: a 105002 inside a short Lambda
+whose token host is slow fails within about the caller's remaining time, not the refresher's
+own (longer) budget. The sandbox cannot delay the token host itself, so these tests hold its
+token endpoint until they end."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.integration.shops.conftest import Wiring, build_client, seed_shop
+from tts_local.sandbox import server as sandbox_server
+from tts_sync.shops.models import ShopStatus
+from tts_sync.shops.tokens import StoreTokenRefresher
+from tts_sync.tiktok import AccessTokenExpiredError, TikTokClient
+from tts_sync.tiktok.retry import deadline_after
+
+DAY = 86_400
+CALLER_SECONDS = 1.5
+SLACK_SECONDS = 2.0  # generous: the point is "not the refresher's own 10 s budget"
+
+
+class SlowTokenHost:
+    """token/refresh answers only once the test is over (or after 30 s)."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.calls = 0
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        original = sandbox_server.token_endpoint
+
+        def slow(sandbox: Any, path: str, query: dict[str, str]) -> Any:
+            if path == sandbox_server.TOKEN_REFRESH_PATH:
+                self.calls += 1
+                self.release.wait(30)
+            return original(sandbox, path, query)
+
+        monkeypatch.setattr(sandbox_server, "token_endpoint", slow)
+
+
+@pytest.fixture
+def slow_token_host(monkeypatch: pytest.MonkeyPatch) -> Iterator[SlowTokenHost]:
+    host = SlowTokenHost()
+    host.install(monkeypatch)
+    yield host
+    host.release.set()
+
+
+@pytest.fixture
+def patient_client(wiring: Wiring, stack: dict) -> Iterator[TikTokClient]:
+    """A client whose read timeout (5 s) alone would outlast the caller's deadline, with the
+    store-backed refresher at its default 10 s budget."""
+    client = build_client(wiring.sandbox, stack, wiring.clock, read_timeout=5.0)
+    client.token_refresher = StoreTokenRefresher(wiring.store, client, clock=wiring.clock)
+    yield client
+    client.close()
+
+
+def test_an_expired_token_met_by_a_short_call_fails_within_the_callers_deadline(
+    wiring: Wiring, patient_client: TikTokClient, slow_token_host: SlowTokenHost
+) -> None:
+    shop = seed_shop(wiring, access_ttl=5 * DAY)
+    expired = shop.tokens.access_token.get_secret_value()  # type: ignore[union-attr]
+    wiring.sandbox.expire_access_token(expired)
+    started = time.monotonic()
+    with pytest.raises(AccessTokenExpiredError):
+        patient_client.get_warehouses(
+            shop.access(), deadline=deadline_after(CALLER_SECONDS, time.monotonic)
+        )
+    elapsed = time.monotonic() - started
+    assert slow_token_host.calls >= 1  # the refresh was tried, on the slow host
+    assert elapsed < CALLER_SECONDS + SLACK_SECONDS
+    stored = wiring.store.get(shop.shop_id)
+    assert stored is not None and stored.status is ShopStatus.ACTIVE  # a timeout marks nothing
+    item = wiring.dynamodb.get_item(TableName=wiring.shops_table, Key={"pk": {"S": shop.shop_id}})
+    assert "refresh_lease_until" not in item["Item"]  # released for the next caller
+
+
+def test_the_refreshers_token_call_is_bounded_by_the_callers_deadline(
+    wiring: Wiring, patient_client: TikTokClient, slow_token_host: SlowTokenHost
+) -> None:
+    shop = seed_shop(wiring, access_ttl=5 * DAY)
+    expired = shop.tokens.access_token.get_secret_value()  # type: ignore[union-attr]
+    refresher = StoreTokenRefresher(wiring.store, patient_client, clock=wiring.clock)
+    started = time.monotonic()
+    with pytest.raises(AccessTokenExpiredError):
+        refresher.refresh_shop_token(
+            shop.shop_id, expired, deadline=deadline_after(CALLER_SECONDS, time.monotonic)
+        )
+    assert time.monotonic() - started < CALLER_SECONDS + SLACK_SECONDS
+    assert slow_token_host.calls == 1
+
+
+def test_the_lease_wait_is_bounded_by_the_callers_deadline(wiring: Wiring) -> None:
+    shop = seed_shop(wiring, access_ttl=5 * DAY)
+    assert wiring.store.acquire_refresh_lease(shop.shop_id, "stuck", int(wiring.clock()), 30)
+    refresher = StoreTokenRefresher(wiring.store, wiring.client, clock=wiring.clock)
+    started = time.monotonic()
+    with pytest.raises(AccessTokenExpiredError):
+        refresher.refresh_shop_token(
+            shop.shop_id,
+            shop.tokens.access_token.get_secret_value(),  # type: ignore[union-attr]
+            deadline=deadline_after(2.5, time.monotonic),
+        )
+    # The refresher alone waits up to LEASE_WAIT_SECONDS (5 s) for the holder.
+    assert time.monotonic() - started < 2.5
+    assert wiring.sandbox.requests("/api/v2/token/refresh") == []
+
+
+def test_a_caller_with_no_time_left_gets_no_refresh(wiring: Wiring) -> None:
+    shop = seed_shop(wiring, access_ttl=5 * DAY)
+    refresher = StoreTokenRefresher(wiring.store, wiring.client, clock=wiring.clock)
+    with pytest.raises(AccessTokenExpiredError, match="no time left"):
+        refresher.refresh_shop_token(
+            shop.shop_id,
+            shop.tokens.access_token.get_secret_value(),  # type: ignore[union-attr]
+            deadline=lambda: 0.0,
+        )
+    assert wiring.sandbox.requests("/api/v2/token/refresh") == []
