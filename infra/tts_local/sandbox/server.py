@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from tts_local.sandbox import errors
 from tts_local.sandbox.endpoints import Call, find_route, path_exists
 from tts_local.sandbox.errors import ApiFailure
+from tts_local.sandbox.faults import Fault
 from tts_local.sandbox.signature import api_signature
 from tts_local.sandbox.state import AUTH_CODE_TTL, AuthCode
 
@@ -199,24 +200,33 @@ def _open_api(
         if not sandbox.throttle.admit(shop.id, shop.qps):
             raise ApiFailure(errors.RATE_LIMITED, "too many requests", 429)
     fault = sandbox.faults.take(path)
-    if fault is not None:
-        if fault.kind == "5xx":
-            if fault.code is None:  # a load balancer's page, not TikTok's envelope
-                return Reply(fault.status, b"<html>Service Unavailable</html>", "text/html")
-            raise ApiFailure(fault.code, "injected server error", fault.status)
-        if fault.kind == "timeout":
-            time.sleep(fault.sleep_seconds)
-            raise ApiFailure(errors.GATEWAY_TIMEOUT, "injected timeout", 504)
-        if fault.kind == "429":
-            raise ApiFailure(
-                errors.RATE_LIMITED, "too many requests", 429, retry_after=fault.retry_after
-            )
-        if fault.kind == "token_expired":
-            raise ApiFailure(errors.ACCESS_TOKEN_EXPIRED, "access token expired", 401)
+    page = _apply_fault(fault)
+    if page is not None:
+        return page
     call = Call(method, path, query, body, params, grant, shop, fault, sandbox.options)
     with sandbox.state.lock:
         data = route.handler(sandbox.state, call)
     return envelope(0, "Success", data)
+
+
+def _apply_fault(fault: Fault | None) -> Reply | None:
+    """Raises the injected failure (or returns a non-envelope page); None lets the call run."""
+    if fault is None:
+        return None
+    if fault.kind == "5xx":
+        if fault.code is None:  # a load balancer's page, not TikTok's envelope
+            return Reply(fault.status, b"<html>Service Unavailable</html>", "text/html")
+        raise ApiFailure(fault.code, "injected server error", fault.status)
+    if fault.kind == "timeout":
+        time.sleep(fault.sleep_seconds)
+        raise ApiFailure(errors.GATEWAY_TIMEOUT, "injected timeout", 504)
+    if fault.kind == "429":
+        raise ApiFailure(
+            errors.RATE_LIMITED, "too many requests", 429, retry_after=fault.retry_after
+        )
+    if fault.kind == "token_expired":
+        raise ApiFailure(errors.ACCESS_TOKEN_EXPIRED, "access token expired", 401)
+    return None  # per-item faults (sku_errors) are applied by the endpoint itself
 
 
 def _check_timestamp(value: str, now: float) -> None:
@@ -232,6 +242,10 @@ def _check_timestamp(value: str, now: float) -> None:
 
 def token_endpoint(sandbox: Sandbox, path: str, query: dict[str, str]) -> Reply:
     try:
+        # The auth host fails like the API host does (5xx, timeouts, 429) when told to.
+        page = _apply_fault(sandbox.faults.take(path))
+        if page is not None:
+            return page
         return envelope(0, "success", _token(sandbox, path, query))
     except ApiFailure as error:
         return failure(error)

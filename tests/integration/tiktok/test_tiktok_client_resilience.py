@@ -232,3 +232,15 @@ def test_limiter_is_consulted_before_every_shop_scoped_attempt(
     client.get_warehouses(shop)
     assert spy.acquired == [shop.shop_id] * 3
     assert spy.throttled == [shop.shop_id] * 2
+
+
+def test_token_host_faults_are_retried_like_the_api_host(
+    make_client: ClientFactory, sandbox: Sandbox, demo: DemoData
+) -> None:
+    client = make_client()
+    sandbox.inject_fault("/api/v2/token/refresh", "5xx", count=1, status=503, code=36009003)
+    sandbox.inject_fault("/api/v2/token/refresh", "429", count=1)
+    refreshed = client.refresh_access_token(demo.grant.refresh_token)
+    assert refreshed.access_token
+    attempts = [entry["status"] for entry in sandbox.requests("/api/v2/token/refresh")]
+    assert attempts == [503, 429, 200]
