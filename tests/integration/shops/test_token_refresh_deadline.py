@@ -1,19 +1,17 @@
 """The on-demand token refresh keeps to the caller's deadline: a 105002 inside a short Lambda
 whose token host is slow fails within about the caller's remaining time, not the refresher's
-own (longer) budget. The sandbox cannot delay the token host itself, so these tests hold its
-token endpoint until they end."""
+own (longer) budget. The sandbox's token host is slowed with an injected timeout fault."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from tests.integration.shops.conftest import Wiring, build_client, seed_shop
 from tts_local.sandbox import server as sandbox_server
+from tts_local.sandbox.faults import Fault
 from tts_sync.shops.models import ShopStatus
 from tts_sync.shops.tokens import StoreTokenRefresher
 from tts_sync.tiktok import AccessTokenExpiredError, TikTokClient
@@ -24,31 +22,32 @@ CALLER_SECONDS = 1.5
 SLACK_SECONDS = 2.0  # generous: the point is "not the refresher's own 10 s budget"
 
 
+# Longer than the caller's deadline plus slack, shorter than the client's 5 s read timeout: only
+# a refresher that keeps to the caller's deadline gives up in time.
+TOKEN_HOST_DELAY_SECONDS = 4.0
+
+
 class SlowTokenHost:
-    """token/refresh answers only once the test is over (or after 30 s)."""
+    """The sandbox's token/refresh endpoint answering late (an injected timeout fault)."""
 
-    def __init__(self) -> None:
-        self.release = threading.Event()
-        self.calls = 0
+    def __init__(self, fault: Fault) -> None:
+        self.fault = fault
+        self.armed = fault.remaining
 
-    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        original = sandbox_server.token_endpoint
-
-        def slow(sandbox: Any, path: str, query: dict[str, str]) -> Any:
-            if path == sandbox_server.TOKEN_REFRESH_PATH:
-                self.calls += 1
-                self.release.wait(30)
-            return original(sandbox, path, query)
-
-        monkeypatch.setattr(sandbox_server, "token_endpoint", slow)
+    @property
+    def calls(self) -> int:
+        return self.armed - self.fault.remaining
 
 
 @pytest.fixture
-def slow_token_host(monkeypatch: pytest.MonkeyPatch) -> Iterator[SlowTokenHost]:
-    host = SlowTokenHost()
-    host.install(monkeypatch)
-    yield host
-    host.release.set()
+def slow_token_host(wiring: Wiring) -> SlowTokenHost:
+    fault = wiring.sandbox.inject_fault(
+        sandbox_server.TOKEN_REFRESH_PATH,
+        "timeout",
+        count=10,
+        sleep_seconds=TOKEN_HOST_DELAY_SECONDS,
+    )
+    return SlowTokenHost(fault)
 
 
 @pytest.fixture
