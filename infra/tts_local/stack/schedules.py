@@ -10,13 +10,13 @@ import calendar
 import json
 import logging
 import re
-import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tts_local.stack.background import BackgroundLoop
 from tts_local.stack.naming import ACCOUNT_ID
 
 log = logging.getLogger(__name__)
@@ -150,7 +150,7 @@ def scheduled_event(rule_arn: str, region: str, now: datetime) -> dict[str, Any]
 Deliver = Callable[[str, Any], Any]  # (target ARN, event) -> delivery result
 
 
-class Scheduler:
+class Scheduler(BackgroundLoop):
     def __init__(
         self, schedules: list[Schedule], deliver: Deliver, region: str, tick_seconds: float = 1.0
     ) -> None:
@@ -158,8 +158,7 @@ class Scheduler:
         self._deliver = deliver
         self._region = region
         self._tick = tick_seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
+        super().__init__("scheduler")
         self._started = datetime.now(UTC)
 
     def start(self) -> None:
@@ -171,13 +170,6 @@ class Scheduler:
                 log.warning("schedule %s will not run on its own: %s", schedule.logical_id, exc)
                 schedule.enabled = False
         self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def join(self, timeout: float) -> None:
-        if self._thread.is_alive():
-            self._thread.join(timeout)
 
     def fire(self, logical_id: str) -> list[Any]:
         """Runs the rule's targets now; returns one delivery result per target."""

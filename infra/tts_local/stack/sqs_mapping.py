@@ -7,19 +7,19 @@ RedrivePolicy (maxReceiveCount) moves them to the DLQ on a later receive, as SQS
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from tts_local.stack.aws_clients import MotoClients
+from tts_local.stack.background import BackgroundLoop
 from tts_local.stack.event_filters import compile_filters, passes
 from tts_local.stack.functions import Invocation
 
 log = logging.getLogger(__name__)
 
 
-class SqsMapping:
+class SqsMapping(BackgroundLoop):
     def __init__(
         self,
         *,
@@ -44,19 +44,11 @@ class SqsMapping:
         self._sqs = clients.client("sqs")
         self._region = clients.region
         self._wait = max(0, min(20, round(poll_wait_seconds)))
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"sqs-{logical_id}", daemon=True)
+        super().__init__(f"sqs-{logical_id}")
 
     def start(self) -> None:
         if self.enabled:
             self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def join(self, timeout: float) -> None:
-        if self._thread.is_alive():
-            self._thread.join(timeout)
 
     def _run(self) -> None:
         while not self._stop.is_set():

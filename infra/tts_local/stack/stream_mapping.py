@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tts_local.stack.aws_clients import MotoClients
+from tts_local.stack.background import BackgroundLoop
 from tts_local.stack.event_filters import compile_filters, passes
 from tts_local.stack.functions import Invocation
 
@@ -32,7 +32,7 @@ class _Shard:
     attempts: int = 0  # failed tries of the batch at the head of `pending`
 
 
-class StreamMapping:
+class StreamMapping(BackgroundLoop):
     def __init__(
         self,
         *,
@@ -62,8 +62,7 @@ class StreamMapping:
         self._streams = clients.client("dynamodbstreams")
         self._interval = poll_interval_seconds
         self._shards: dict[str, _Shard] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"stream-{logical_id}", daemon=True)
+        super().__init__(f"stream-{logical_id}")
 
     def start(self) -> None:
         if not self.enabled:
@@ -71,13 +70,6 @@ class StreamMapping:
         # Read the start position now, so LATEST means "records written after the stack started".
         self._discover_shards()
         self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def join(self, timeout: float) -> None:
-        if self._thread.is_alive():
-            self._thread.join(timeout)
 
     def _run(self) -> None:
         while not self._stop.is_set():
