@@ -27,7 +27,6 @@ from tts_sync.tiktok import (
     BucketPolicy,
     TikTokApiConfig,
     TikTokClient,
-    ratelimit_dynamo,
 )
 from tts_sync.tiktok.ratelimit_dynamo import DynamoRateLimiter
 
@@ -39,7 +38,6 @@ WEBHOOK_URL = f"https://{DOMAIN}/webhooks/tiktok"
 
 def reset_container_caches() -> None:
     reset_container()
-    ratelimit_dynamo.dynamo_rate_limiter.cache_clear()
 
 
 @dataclass

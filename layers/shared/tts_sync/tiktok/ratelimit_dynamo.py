@@ -11,7 +11,6 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -19,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from tts_sync.aws import dynamodb_client
 from tts_sync.config import load_config
+from tts_sync.container import container_cached
 from tts_sync.observability import logger
 from tts_sync.tiktok.errors import RateLimiterUnavailableError, RateLimitWaitExceededError
 from tts_sync.tiktok.ratelimit import BucketPolicy, BucketState
@@ -172,7 +172,7 @@ def _num(value: float) -> str:
     return f"{value:.6f}"
 
 
-@cache
+@container_cached
 def dynamo_rate_limiter() -> DynamoRateLimiter:
     """The container-wide limiter configured from the environment."""
     config = load_config(RateLimitConfig)
