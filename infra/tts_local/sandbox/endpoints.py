@@ -19,7 +19,9 @@ from tts_local.sandbox import errors
 from tts_local.sandbox.errors import ApiFailure
 from tts_local.sandbox.faults import Fault
 from tts_local.sandbox.state import Grant, Order, Package, SandboxState, Shop, package_to_api
-from tts_sync.webhooks.envelope import EVENT_TYPE_NAMES
+from tts_sync.events.catalogue import BY_NUMBER
+
+EVENT_TYPE_NAMES = {number: spec.name for number, spec in BY_NUMBER.items()}
 
 MAX_ORDER_IDS = 50
 MAX_PAGE_SIZE = 100

@@ -18,7 +18,9 @@ import httpx
 
 from tts_local.sandbox.signature import webhook_signature
 from tts_local.webhook_sender import post_signed
-from tts_sync.webhooks.envelope import EVENT_TYPE_NAMES
+from tts_sync.events.catalogue import BY_NUMBER
+
+EVENT_TYPE_NAMES = {number: spec.name for number, spec in BY_NUMBER.items()}
 
 # The project's one table of event types, inverted. The signer below stays independent on
 # purpose (a shared signing bug would pass our own tests); the names list is just data.

@@ -44,7 +44,7 @@ from tts_sync.tiktok import (
 )
 from tts_sync.webhooks.dynamo_store import DynamoEventStore
 from tts_sync.webhooks.envelope import parse_envelope
-from tts_sync.webhooks.intake import StoredEvent
+from tts_sync.events import StoredEvent
 
 DAY = 86_400
 CONSOLE_EVENTS = Path(__file__).resolve().parents[3] / "events" / "console"
@@ -570,7 +570,12 @@ def events_stream(stack, aws_endpoint):
             raw = json.dumps(body).encode()
             envelope = parse_envelope(raw)
             store.put_if_absent(
-                StoredEvent(envelope.event_key, envelope, raw.decode(), datetime.now(UTC))
+                StoredEvent(
+                    event_key=envelope.event_key,
+                    envelope=envelope,
+                    payload=raw.decode(),
+                    received_at=datetime.now(UTC),
+                )
             )
         shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]
         iterator = streams.get_shard_iterator(

@@ -14,7 +14,7 @@ from tts_local.sandbox import Sandbox
 from tts_local.sandbox.endpoints import WEBHOOK_EVENT_TYPES
 from tts_local.sandbox.server import SandboxServer
 from tts_local.sandbox.webhooks import EVENT_TYPE_NUMBERS
-from tts_sync.webhooks.envelope import EVENT_TYPE_NAMES
+from tts_sync.events.catalogue import BY_NUMBER
 
 
 def test_stop_joins_the_server_thread(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -71,5 +71,7 @@ def test_malformed_content_length_is_a_400(sandbox: Sandbox, value: str) -> None
 
 
 def test_event_type_numbers_come_from_the_envelope_table() -> None:
-    assert {number: name for name, number in EVENT_TYPE_NUMBERS.items()} == EVENT_TYPE_NAMES
-    assert set(EVENT_TYPE_NAMES.values()) == WEBHOOK_EVENT_TYPES
+    assert {number: name for name, number in EVENT_TYPE_NUMBERS.items()} == {
+        n: s.name for n, s in BY_NUMBER.items()
+    }
+    assert {s.name for s in BY_NUMBER.values()} == WEBHOOK_EVENT_TYPES

@@ -33,6 +33,7 @@ from tts_sync.shops.tokens import (
 )
 from tts_sync.tiktok import TikTokApiConfig, TikTokClient
 from tts_sync.tiktok.ratelimit_dynamo import dynamo_rate_limiter
+from tts_sync.wiring import Wiring
 
 DEFAULT_AUTHORIZE_URL = "https://services.tiktokshop.com/open/authorize"
 
@@ -113,29 +114,29 @@ def _oauth_state_store() -> DynamoOAuthStateStore:
     return DynamoOAuthStateStore(dynamodb_client(), load_config(OAuthConfig).oauth_state_table_name)
 
 
-def _default_dependencies(with_states: bool) -> ShopDependencies:
+def _default_dependencies(with_states: bool = False) -> ShopDependencies:
     # Not cached as a whole: the client follows credential rotations (shop_api_client).
     client = shop_api_client()
     states = _oauth_state_store() if with_states else None
     return ShopDependencies(shops=shop_store(), client=client, states=states)
 
 
-_override: ShopDependencies | None = None
+shop_wiring = Wiring(_default_dependencies, cached=False)
+override_dependencies = shop_wiring.override
 
 
 def shop_dependencies(*, with_states: bool = False) -> ShopDependencies:
-    return _override or _default_dependencies(with_states)
+    """The shop functions' dependencies; `with_states` adds the OAuth state store (only the
+    OAuth function has that table)."""
+    if with_states and not shop_wiring.overridden:
+        return _default_dependencies(with_states=True)
+    return shop_wiring()
 
 
 def shops_only() -> tuple[ShopStore, Callable[[], float]]:
     """The shop store and clock alone: no TikTok client, so no Secrets Manager read (the
     type-6/7 stream records only mark shops)."""
-    if _override is not None:
-        return _override.shops, _override.clock
+    if shop_wiring.overridden:
+        dependencies = shop_wiring()
+        return dependencies.shops, dependencies.clock
     return shop_store(), time.time
-
-
-def override_dependencies(dependencies: ShopDependencies | None) -> None:
-    """Tests swap in their own wiring here (None restores the AWS-backed defaults)."""
-    global _override
-    _override = dependencies

@@ -8,24 +8,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from tts_sync.events import SUBSCRIBED_EVENT_TYPES
 from tts_sync.observability import MetricUnit, logger, metrics
 from tts_sync.shops.models import Shop, SubscriptionStatus
 from tts_sync.tiktok import ShopAccess, TikTokApiError
 from tts_sync.tiktok.retry import Deadline
 
 WEBHOOK_PATH = "/webhooks/tiktok"
-# The event types this project handles (tiktok-shop-api.md section 1). The legacy after-sale
-# type (REVERSE_STATUS_UPDATE) is left out: RETURN/CANCELLATION_STATUS_CHANGE replace it.
-WEBHOOK_EVENT_TYPES: tuple[str, ...] = (
-    "ORDER_STATUS_CHANGE",
-    "RECIPIENT_ADDRESS_UPDATE",
-    "PACKAGE_UPDATE",
-    "PRODUCT_STATUS_CHANGE",
-    "SELLER_DEAUTHORIZATION",
-    "UPCOMING_AUTHORIZATION_EXPIRATION",
-    "CANCELLATION_STATUS_CHANGE",
-    "RETURN_STATUS_CHANGE",
-)
+# The event types each shop subscribes to: the catalogue's (tts_sync.events) subscribed types.
+WEBHOOK_EVENT_TYPES: tuple[str, ...] = SUBSCRIBED_EVENT_TYPES
 # Do not start a subscription call with less time left than this; leave it for the hourly run.
 MIN_SECONDS_PER_CALL = 2.0
 

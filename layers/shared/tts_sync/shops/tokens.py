@@ -25,6 +25,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from tts_sync.errors import StorageUnavailableError, TtsSyncError
+from tts_sync.events.catalogue import SELLER_DEAUTHORIZATION, UPCOMING_AUTHORIZATION_EXPIRATION
 from tts_sync.observability import MetricUnit, logger, metrics
 from tts_sync.shops.models import (
     NEEDS_CONSENT,
@@ -66,8 +67,8 @@ LEASE_POLL_SECONDS = 0.1
 MIN_SECONDS_TO_WAIT = 2.0
 # Stop starting new shops in a scheduled run with less time left than this.
 MIN_SECONDS_PER_SHOP = 10.0
-TYPE_SELLER_DEAUTHORIZATION = 6
-TYPE_AUTHORIZATION_EXPIRING = 7
+TYPE_SELLER_DEAUTHORIZATION = SELLER_DEAUTHORIZATION
+TYPE_AUTHORIZATION_EXPIRING = UPCOMING_AUTHORIZATION_EXPIRATION
 
 
 class TokenIssuer(Protocol):

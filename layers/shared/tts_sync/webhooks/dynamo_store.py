@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 
 from tts_sync.errors import StorageUnavailableError
-from tts_sync.webhooks.intake import QuarantinedDelivery, StoredEvent
+from tts_sync.events import StoredEvent
+from tts_sync.webhooks.intake import QuarantinedDelivery
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -26,23 +27,10 @@ class DynamoEventStore:
         self._quarantine_table = quarantine_table
 
     def put_if_absent(self, event: StoredEvent) -> bool:
-        envelope = event.envelope
-        item: dict[str, AttributeValueTypeDef] = {
-            "pk": {"S": event.event_key},
-            "event_type": {"N": str(envelope.type)},
-            "event_type_name": {"S": envelope.type_name},
-            "shop_id": {"S": envelope.shop_id},
-            "event_timestamp": {"N": str(envelope.timestamp)},
-            "received_at": {"S": event.received_at.isoformat()},
-            "payload": {"S": event.payload},
-            "expires_at": {"N": str(event.expires_at)},
-        }
-        if envelope.tts_notification_id:
-            item["notification_id"] = {"S": envelope.tts_notification_id}
         try:
             self._client.put_item(
                 TableName=self._events_table,
-                Item=item,
+                Item=event.to_item(),
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as exc:

@@ -13,7 +13,6 @@ from pydantic import BaseModel, Field
 
 from tts_sync.aws import dynamodb_client
 from tts_sync.config import load_config
-from tts_sync.container import container_cached
 from tts_sync.credentials import credentials_provider
 from tts_sync.errors import CredentialsUnavailableError, StorageUnavailableError
 from tts_sync.observability import MetricUnit, logger, metrics
@@ -25,6 +24,7 @@ from tts_sync.webhooks.intake import (
     Outcome,
     accept_delivery,
 )
+from tts_sync.wiring import Wiring
 
 STATUS_BY_OUTCOME = {
     Outcome.STORED: 200,
@@ -58,7 +58,6 @@ class IntakeDependencies:
     credentials: CredentialsSource
 
 
-@container_cached
 def _default_dependencies() -> IntakeDependencies:
     config = load_config(WebhookConfig)
     store = DynamoEventStore(
@@ -67,17 +66,8 @@ def _default_dependencies() -> IntakeDependencies:
     return IntakeDependencies(store=store, credentials=credentials_provider())
 
 
-_override: IntakeDependencies | None = None
-
-
-def intake_dependencies() -> IntakeDependencies:
-    return _override or _default_dependencies()
-
-
-def override_dependencies(dependencies: IntakeDependencies | None) -> None:
-    """Tests swap in fakes here (None restores the AWS-backed defaults)."""
-    global _override
-    _override = dependencies
+intake_dependencies = Wiring(_default_dependencies)
+override_dependencies = intake_dependencies.override
 
 
 def respond(status: int) -> dict[str, Any]:

@@ -13,15 +13,14 @@ from enum import Enum
 from typing import Protocol
 
 from tts_sync.credentials import AppCredentials
+from tts_sync.events import StoredEvent
 from tts_sync.observability import logger
-from tts_sync.webhooks.envelope import InvalidPayloadError, WebhookEnvelope, parse_envelope
+from tts_sync.webhooks.envelope import InvalidPayloadError, parse_envelope
 from tts_sync.webhooks.signature import SignatureCheck, verify
 
 MAX_BODY_BYTES = 256 * 1024
 # TikTok's last retry lands ~15.5 h after the first try; anything far older is a replay.
 STALE_AFTER_SECONDS = 48 * 3600
-# Long enough to deduplicate every retry and replay attempt, short enough to keep the table small.
-EVENT_RETENTION_SECONDS = 30 * 24 * 3600
 # Time for an operator to act on a quarantined body; bounded because it may hold buyer PII.
 QUARANTINE_RETENTION_SECONDS = 30 * 24 * 3600
 
@@ -33,18 +32,6 @@ class Outcome(Enum):
     STALE = "stale"
     UNAUTHORIZED = "unauthorized"
     TOO_LARGE = "too_large"
-
-
-@dataclass(frozen=True)
-class StoredEvent:
-    event_key: str
-    envelope: WebhookEnvelope
-    payload: str
-    received_at: datetime
-
-    @property
-    def expires_at(self) -> int:
-        return int(self.received_at.timestamp()) + EVENT_RETENTION_SECONDS
 
 
 @dataclass(frozen=True)
@@ -118,7 +105,12 @@ def accept_delivery(
         )
         return IntakeResult(Outcome.STALE, envelope.event_key, reason=f"{int(age)} s old")
 
-    event = StoredEvent(envelope.event_key, envelope, body.decode("utf-8"), received_at)
+    event = StoredEvent(
+        event_key=envelope.event_key,
+        envelope=envelope,
+        payload=body.decode("utf-8"),
+        received_at=received_at,
+    )
     if not store.put_if_absent(event):
         logger.info("duplicate webhook", event_key=event.event_key, event_type=envelope.type)
         return IntakeResult(Outcome.DUPLICATE, event.event_key)

@@ -1,0 +1,139 @@
+"""The webhook types TikTok Shop sends: number, name, the model of `data`, and which domain
+handles them. The one table of event types: the intake, the subscriptions, the Events stream
+router and the token lifecycle all read it (tiktok-shop-api.md section 1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+
+def _id_as_string(value: Any) -> Any:
+    # Webhook samples carry 18-19 digit ids as JSON numbers: past 2**53, so never via float.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+IdStr = Annotated[str, BeforeValidator(_id_as_string), Field(min_length=1)]
+
+
+class EventData(BaseModel):
+    """Only what downstream cannot work without is required (the ids it re-fetches by): a field
+    TikTok drops or renames must not send a whole event type to quarantine. Extra fields are
+    kept: TikTok adds fields without notice, and the raw payload is stored anyway."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class OrderStatusChange(EventData):
+    order_id: IdStr
+    order_status: str | None = None
+    is_on_hold_order: bool = False
+    update_time: int | None = None
+
+
+class ReverseStatusUpdate(EventData):
+    order_id: IdStr
+    reverse_order_id: IdStr | None = None
+    update_time: int | None = None
+
+
+class RecipientAddressUpdate(EventData):
+    order_id: IdStr
+    update_time: int | None = None
+
+
+class PackageRef(EventData):
+    package_id: IdStr
+    order_id_list: list[IdStr] = Field(default_factory=list)
+
+
+class PackageUpdate(EventData):
+    sc_type: str | None = None
+    package_list: list[PackageRef] = Field(default_factory=list)
+    update_time: int | None = None
+
+
+class ProductStatusChange(EventData):
+    product_id: IdStr
+    status: str | None = None
+    suspended_reason: str | None = None
+    update_time: int | None = None
+
+
+class SellerDeauthorization(EventData):
+    message: str | None = None
+
+
+class UpcomingAuthorizationExpiration(EventData):
+    message: str | None = None
+    # TikTok sends a string unix timestamp; kept as received (the shop lifecycle reads it).
+    expiration_time: Annotated[Any, BeforeValidator(_id_as_string)] = None
+
+
+class CancellationStatusChange(EventData):
+    order_id: IdStr
+    cancel_id: IdStr | None = None
+    cancel_status: str | None = None
+    create_time: int | None = None
+
+
+class ReturnStatusChange(EventData):
+    order_id: IdStr
+    return_id: IdStr | None = None
+    return_status: str | None = None
+    update_time: int | None = None
+
+
+class Domain(StrEnum):
+    """Which handler of the Events stream consumer a type goes to."""
+
+    ORDERS = "orders"
+    CATALOG = "catalog"
+    SHOPS = "shops"
+
+
+@dataclass(frozen=True)
+class EventType:
+    number: int
+    name: str
+    data_model: type[EventData]
+    domain: Domain
+    # Subscribed per shop through the Event API at onboarding. REVERSE_STATUS_UPDATE is the
+    # legacy after-sale type: CANCELLATION/RETURN_STATUS_CHANGE replace it, so it is not asked
+    # for, but handled if an app-level subscription still sends it.
+    subscribed: bool = True
+
+
+EVENT_TYPES: tuple[EventType, ...] = (
+    EventType(1, "ORDER_STATUS_CHANGE", OrderStatusChange, Domain.ORDERS),
+    EventType(2, "REVERSE_STATUS_UPDATE", ReverseStatusUpdate, Domain.ORDERS, subscribed=False),
+    EventType(3, "RECIPIENT_ADDRESS_UPDATE", RecipientAddressUpdate, Domain.ORDERS),
+    EventType(4, "PACKAGE_UPDATE", PackageUpdate, Domain.ORDERS),
+    EventType(5, "PRODUCT_STATUS_CHANGE", ProductStatusChange, Domain.CATALOG),
+    EventType(6, "SELLER_DEAUTHORIZATION", SellerDeauthorization, Domain.SHOPS),
+    EventType(
+        7, "UPCOMING_AUTHORIZATION_EXPIRATION", UpcomingAuthorizationExpiration, Domain.SHOPS
+    ),
+    EventType(11, "CANCELLATION_STATUS_CHANGE", CancellationStatusChange, Domain.ORDERS),
+    EventType(12, "RETURN_STATUS_CHANGE", ReturnStatusChange, Domain.ORDERS),
+)
+BY_NUMBER: dict[int, EventType] = {spec.number: spec for spec in EVENT_TYPES}
+BY_NAME: dict[str, EventType] = {spec.name: spec for spec in EVENT_TYPES}
+
+ORDER_STATUS_CHANGE = BY_NAME["ORDER_STATUS_CHANGE"].number
+PRODUCT_STATUS_CHANGE = BY_NAME["PRODUCT_STATUS_CHANGE"].number
+SELLER_DEAUTHORIZATION = BY_NAME["SELLER_DEAUTHORIZATION"].number
+UPCOMING_AUTHORIZATION_EXPIRATION = BY_NAME["UPCOMING_AUTHORIZATION_EXPIRATION"].number
+
+# What onboarding subscribes each shop to, by the Event API's names.
+SUBSCRIBED_EVENT_TYPES: tuple[str, ...] = tuple(s.name for s in EVENT_TYPES if s.subscribed)
+
+
+def type_name(number: int) -> str:
+    spec = BY_NUMBER.get(number)
+    return spec.name if spec else f"UNKNOWN_{number}"
