@@ -76,7 +76,7 @@ def test_order_detail_shapes_on_hold_and_split_orders(
         shop, [demo.orders["on_hold"].id, demo.orders["split"].id]
     )
     assert on_hold.status == OrderStatus.ON_HOLD and on_hold.is_on_hold_order
-    assert on_hold.recipient_address is not None and on_hold.recipient_address.full_address == ""
+    assert on_hold.recipient_address is None  # TikTok hides it during the hold
     assert split.recipient_address is not None and split.recipient_address.full_address
     assert len(split.packages) == 2
     assert {item.package_id for item in split.line_items} == {p.id for p in split.packages}

@@ -60,25 +60,72 @@ class AccessToken(_Model):
 # ---------------------------------------------------------------- orders
 
 
+class DistrictInfo(_Model):
+    address_level_name: str = ""
+    address_name: str = ""
+    address_level: str = ""
+
+
 class RecipientAddress(_Model):
+    """Buyer PII: absent (or empty) while UNPAID or ON_HOLD."""
+
     name: str = ""
+    first_name: str = ""
+    last_name: str = ""
     phone_number: str = ""
     full_address: str = ""
+    address_detail: str = ""
+    address_line1: str = ""
+    address_line2: str = ""
+    address_line3: str = ""
+    address_line4: str = ""
     postal_code: str = ""
     region_code: str = ""
+    district_info: list[DistrictInfo] = Field(default_factory=list)
 
 
-class OrderLineItem(_Model):
-    id: str
+class CombinedListingSku(_Model):
+    """A component of a virtual bundle line: stock moves on the components."""
+
     sku_id: str
     product_id: str = ""
     seller_sku: str = ""
+    sku_count: int = 1
+
+    _ids = field_validator("sku_id", "product_id", mode="before")(_as_str)
+
+
+class ItemTax(_Model):
+    tax_type: str = ""
+    tax_amount: str = ""
+    tax_rate: str = ""
+
+
+class OrderLineItem(_Model):
+    """One unit: TikTok has no quantity on line items."""
+
+    id: str
+    sku_id: str
+    product_id: str = ""
+    product_name: str = ""
+    sku_name: str = ""
+    seller_sku: str = ""
     sale_price: str = ""
+    original_price: str = ""
     currency: str = ""
     package_id: str = ""
+    package_status: str = ""
     display_status: str = ""
+    tracking_number: str = ""
+    shipping_provider_id: str = ""
+    is_gift: bool = False
+    cancel_reason: str = ""
+    item_tax: list[ItemTax] = Field(default_factory=list)
+    combined_listing_skus: list[CombinedListingSku] = Field(default_factory=list)
 
-    _ids = field_validator("id", "sku_id", "product_id", "package_id", mode="before")(_as_str)
+    _ids = field_validator(
+        "id", "sku_id", "product_id", "package_id", "shipping_provider_id", mode="before"
+    )(_as_str)
 
 
 class OrderPackageRef(_Model):
@@ -87,26 +134,101 @@ class OrderPackageRef(_Model):
     _ids = field_validator("id", mode="before")(_as_str)
 
 
+class OrderPayment(_Model):
+    """Money as TikTok sends it: decimal strings (never float)."""
+
+    currency: str = ""
+    sub_total: str = ""
+    shipping_fee: str = ""
+    seller_discount: str = ""
+    platform_discount: str = ""
+    tax: str = ""
+    total_amount: str = ""
+    original_total_product_price: str = ""
+    original_shipping_fee: str = ""
+    shipping_fee_seller_discount: str = ""
+    shipping_fee_platform_discount: str = ""
+    product_tax: str = ""
+    shipping_fee_tax: str = ""
+
+
 class Order(_Model):
     id: str
     status: str
     create_time: int
     update_time: int
+    paid_time: int | None = None
     is_on_hold_order: bool = False
     shipping_type: str = ""
+    fulfillment_type: str = ""
     warehouse_id: str = ""
-    recipient_address: RecipientAddress | None = Field(default=None, repr=False)
+    delivery_option_id: str = ""
+    delivery_option_name: str = ""
+    order_type: str = ""
+    is_sample_order: bool = False
+    is_replacement_order: bool = False
+    is_exchange_order: bool = False
+    split_or_combine_tag: str = ""
+    has_updated_recipient_address: bool = Field(default=False, repr=False)
+    rts_sla_time: int | None = None
+    tts_sla_time: int | None = None
+    shipping_due_time: int | None = None
+    collection_due_time: int | None = None
+    delivery_due_time: int | None = None
+    cancel_order_sla_time: int | None = None
+    rts_time: int | None = None
+    collection_time: int | None = None
+    delivery_time: int | None = None
+    cancel_reason: str = ""
+    cancellation_initiator: str = ""
+    is_buyer_request_cancel: bool = False
+    request_cancel_time: int | None = None
+    payment: OrderPayment = Field(default_factory=OrderPayment)
+    # Buyer PII (tiktok-shop-api.md section 4): never logged, kept apart in the order record.
+    user_id: str = Field(default="", repr=False)
     buyer_email: str = Field(default="", repr=False)
+    buyer_message: str = Field(default="", repr=False)
+    buyer_nickname: str = Field(default="", repr=False)
+    buyer_avatar: str = Field(default="", repr=False)
+    cpf: str = Field(default="", repr=False)
+    cpf_name: str = Field(default="", repr=False)
+    recipient_address: RecipientAddress | None = Field(default=None, repr=False)
     line_items: list[OrderLineItem] = Field(default_factory=list)
     packages: list[OrderPackageRef] = Field(default_factory=list)
 
-    _ids = field_validator("id", mode="before")(_as_str)
+    _ids = field_validator("id", "user_id", "warehouse_id", "delivery_option_id", mode="before")(
+        _as_str
+    )
 
     @field_validator("status", mode="before")
     @classmethod
     def _normalise_status(cls, value: object) -> object:
         # The type-1 webhook page spells it CANCEL; the Order API says CANCELLED.
         return OrderStatus.CANCELLED.value if value == "CANCEL" else value
+
+    @field_validator(
+        "paid_time",
+        "rts_sla_time",
+        "tts_sla_time",
+        "shipping_due_time",
+        "collection_due_time",
+        "delivery_due_time",
+        "cancel_order_sla_time",
+        "request_cancel_time",
+        "rts_time",
+        "collection_time",
+        "delivery_time",
+        mode="before",
+    )
+    @classmethod
+    def _zero_is_unset(cls, value: object) -> object:
+        # TikTok sends 0 (or nothing) for a time that has not happened yet.
+        return None if value in (0, "0", "", None) else value
+
+    @field_validator("recipient_address", mode="before")
+    @classmethod
+    def _empty_address_is_none(cls, value: object) -> object:
+        return None if value in ({}, None) else value
 
 
 class OrderSearchFilter(_Model):
