@@ -110,11 +110,15 @@ class TikTokClient(SignedTransport):
         *,
         page_size: int = MAX_PAGE_SIZE,
         page_token: str = "",
+        sort_order: str = "ASC",
         deadline: Deadline | None = None,
     ) -> OrderSearchPage:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise TikTokRequestRejectedError(f"page_size must be 1..{MAX_PAGE_SIZE}")
-        query = {"page_size": str(page_size), "sort_field": "update_time"}
+        if sort_order not in ("ASC", "DESC"):
+            raise TikTokRequestRejectedError("sort_order must be ASC or DESC")
+        # sort_order always sent: TikTok's default is not documented the same everywhere.
+        query = {"page_size": str(page_size), "sort_field": "update_time", "sort_order": sort_order}
         if page_token:
             query["page_token"] = page_token
         response = self._shop_call(
@@ -134,13 +138,19 @@ class TikTokClient(SignedTransport):
         search: OrderSearchFilter,
         *,
         page_size: int = MAX_PAGE_SIZE,
+        sort_order: str = "ASC",
         deadline: Deadline | None = None,
     ) -> Iterator[Order]:
         """Every matching order, following next_page_token until TikTok returns none."""
         page_token = ""
         while True:
             page = self.search_orders_page(
-                shop, search, page_size=page_size, page_token=page_token, deadline=deadline
+                shop,
+                search,
+                page_size=page_size,
+                page_token=page_token,
+                sort_order=sort_order,
+                deadline=deadline,
             )
             yield from page.orders
             if not page.next_page_token or page.next_page_token == page_token:

@@ -1,0 +1,108 @@
+"""Webhook-driven hydration: the webhook is a signal, Get Order Detail the truth.
+
+Every order a batch of stream records names is fetched with as few calls as TikTok allows (50
+distinct ids a call, across the whole batch) and applied through tts_sync.orders.sync. An order
+a `code: 0` reply leaves out is not a success: its records are retried.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from tts_sync.errors import StorageUnavailableError
+from tts_sync.observability import MetricUnit, logger, metrics
+from tts_sync.orders.models import OrderRecord, OrderSource
+from tts_sync.orders.ports import OrderApi, ShopAccessSource
+from tts_sync.orders.sync import ApplyOutcome, SyncContext, apply_states
+from tts_sync.tiktok import Deadline, TikTokApiError, TikTokRetryableError
+from tts_sync.tiktok.client import ORDER_DETAIL_BATCH
+
+
+class HydrationOutcome(StrEnum):
+    APPLIED = "applied"
+    UNCHANGED = "unchanged"
+    SHOP_NOT_CONNECTED = "shop_not_connected"  # nothing to do: no tokens to call TikTok with
+    MISSING = "missing"  # code 0, but TikTok did not return the order: retry
+    FAILED = "failed"  # TikTok or storage failed: retry
+
+
+RETRY_OUTCOMES = frozenset({HydrationOutcome.MISSING, HydrationOutcome.FAILED})
+
+
+@dataclass
+class HydrationReport:
+    outcomes: dict[str, HydrationOutcome] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
+    detail_calls: int = 0
+
+    def failed(self, order_id: str, outcome: HydrationOutcome, reason: str) -> None:
+        self.outcomes[order_id] = outcome
+        self.reasons[order_id] = reason
+
+
+def hydrate_orders(
+    shop_id: str,
+    order_ids: Iterable[str],
+    *,
+    shops: ShopAccessSource,
+    api: OrderApi,
+    context: SyncContext,
+    deadline: Deadline,
+) -> HydrationReport:
+    ids = list(dict.fromkeys(order_ids))
+    report = HydrationReport()
+    access = shops.access(shop_id)
+    if access is None:
+        logger.info("orders not hydrated: shop not connected", shop_id=shop_id, orders=len(ids))
+        metrics.add_metric(name="OrderEventShopNotConnected", unit=MetricUnit.Count, value=1)
+        report.outcomes = dict.fromkeys(ids, HydrationOutcome.SHOP_NOT_CONNECTED)
+        return report
+    for start in range(0, len(ids), ORDER_DETAIL_BATCH):
+        chunk = ids[start : start + ORDER_DETAIL_BATCH]
+        report.detail_calls += 1
+        try:
+            orders = api.get_order_detail(access, chunk, deadline=deadline)
+        except (TikTokApiError, TikTokRetryableError) as error:
+            reason = f"order detail failed: {type(error).__name__}"
+            logger.warning(
+                "order detail failed", shop_id=shop_id, orders=len(chunk), error=type(error).__name__
+            )
+            for order_id in chunk:
+                report.failed(order_id, HydrationOutcome.FAILED, reason)
+            continue
+        fetched_at_ms = int(time.time() * 1000)
+        records = [
+            OrderRecord.from_tiktok(
+                shop_id, order, fetched_at_ms=fetched_at_ms, source=OrderSource.WEBHOOK
+            )
+            for order in orders
+            if order.id in chunk
+        ]
+        returned = {record.order_id for record in records}
+        for order_id in chunk:
+            if order_id not in returned:
+                report.failed(order_id, HydrationOutcome.MISSING, "order detail left it out")
+        _apply(shop_id, records, context, report)
+    missing = sum(1 for o in report.outcomes.values() if o is HydrationOutcome.MISSING)
+    if missing:
+        metrics.add_metric(name="OrderDetailMissing", unit=MetricUnit.Count, value=missing)
+    return report
+
+
+def _apply(
+    shop_id: str, records: list[OrderRecord], context: SyncContext, report: HydrationReport
+) -> None:
+    try:
+        applied = apply_states(shop_id, records, context)
+    except StorageUnavailableError as error:  # the batch read of the stored orders
+        for record in records:
+            report.failed(record.order_id, HydrationOutcome.FAILED, type(error).__name__)
+        return
+    for order_id, outcome in applied.outcomes.items():
+        if outcome is ApplyOutcome.FAILED:
+            report.failed(order_id, HydrationOutcome.FAILED, applied.errors[order_id])
+        else:
+            report.outcomes[order_id] = HydrationOutcome(outcome.value)

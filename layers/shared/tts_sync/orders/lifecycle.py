@@ -1,0 +1,141 @@
+"""Which order state wins, what changed, and which domain events a change is.
+
+Monotonic by TikTok's `update_time` (a status clock); equal times tie-break by status
+progression; an equal time and status with different content (an address edit does not move
+`update_time`) wins only if it was read from TikTok later. Pure functions: no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from tts_sync.orders.models import OrderRecord
+from tts_sync.outbound import OrderEventType
+from tts_sync.tiktok.models import OrderStatus
+
+# Status progression for ties at one update_time. Unknown statuses rank lowest: stored when
+# newer by time, never preferred to a known status at the same time.
+STATUS_RANK: dict[str, int] = {
+    OrderStatus.UNPAID: 10,
+    OrderStatus.ON_HOLD: 20,
+    OrderStatus.AWAITING_SHIPMENT: 30,
+    OrderStatus.PARTIALLY_SHIPPING: 40,
+    OrderStatus.AWAITING_COLLECTION: 50,
+    OrderStatus.IN_TRANSIT: 60,
+    OrderStatus.DELIVERED: 70,
+    OrderStatus.COMPLETED: 80,
+    OrderStatus.CANCELLED: 90,
+}
+UNKNOWN_STATUS_RANK = 0
+
+
+class Stage(Enum):
+    """What the back office cares about (a production connector's mapping, section 4)."""
+
+    AWAITING_PAYMENT = "awaiting_payment"
+    ON_HOLD = "on_hold"
+    READY_TO_SHIP = "ready_to_ship"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+    UNKNOWN = "unknown"
+
+
+STAGE_BY_STATUS: dict[str, Stage] = {
+    OrderStatus.UNPAID: Stage.AWAITING_PAYMENT,
+    OrderStatus.ON_HOLD: Stage.ON_HOLD,
+    OrderStatus.AWAITING_SHIPMENT: Stage.READY_TO_SHIP,
+    OrderStatus.PARTIALLY_SHIPPING: Stage.READY_TO_SHIP,
+    OrderStatus.AWAITING_COLLECTION: Stage.SHIPPED,
+    OrderStatus.IN_TRANSIT: Stage.SHIPPED,
+    OrderStatus.DELIVERED: Stage.DELIVERED,
+    OrderStatus.COMPLETED: Stage.DELIVERED,
+    OrderStatus.CANCELLED: Stage.CANCELLED,
+}
+EVENT_BY_STAGE: dict[Stage, OrderEventType] = {
+    Stage.ON_HOLD: OrderEventType.ON_HOLD,
+    Stage.READY_TO_SHIP: OrderEventType.READY_TO_SHIP,
+    Stage.SHIPPED: OrderEventType.SHIPPED,
+    Stage.DELIVERED: OrderEventType.DELIVERED,
+    Stage.CANCELLED: OrderEventType.CANCELLED,
+}
+# The parts of a record a change is reported by (OrderEventDetail.changes).
+TRACKED_PARTS = (
+    "status",
+    "recipient_address",
+    "packages",
+    "line_items",
+    "deadlines",
+    "payment",
+    "cancellation",
+    "warehouse_id",
+    "delivery_option_id",
+)
+
+
+def status_rank(status: str) -> int:
+    return STATUS_RANK.get(status, UNKNOWN_STATUS_RANK)
+
+
+def stage(status: str) -> Stage:
+    return STAGE_BY_STATUS.get(status, Stage.UNKNOWN)
+
+
+def is_newer(incoming: OrderRecord, current: OrderRecord | None) -> bool:
+    """Whether `incoming` replaces `current` (False for the same state: a no-op)."""
+    if current is None:
+        return True
+    if incoming.update_time != current.update_time:
+        return incoming.update_time > current.update_time
+    incoming_rank, current_rank = status_rank(incoming.status), status_rank(current.status)
+    if incoming_rank != current_rank:
+        return incoming_rank > current_rank
+    if incoming.content_hash == current.content_hash:
+        return False
+    # Same status clock, other content (address edit, package split): the later read wins.
+    return incoming.fetched_at_ms > current.fetched_at_ms
+
+
+def changed_parts(previous: OrderRecord | None, new: OrderRecord) -> list[str]:
+    if previous is None:
+        return ["created"]
+    changed = []
+    for part in TRACKED_PARTS:
+        if part == "recipient_address":
+            if previous.buyer.recipient_address != new.buyer.recipient_address:
+                changed.append(part)
+        elif getattr(previous, part) != getattr(new, part):
+            changed.append(part)
+    return changed
+
+
+@dataclass(frozen=True)
+class OrderChange:
+    """A state that replaced the stored one: what changed and the domain events it is."""
+
+    previous: OrderRecord | None
+    record: OrderRecord
+    changes: list[str]
+    events: list[OrderEventType]
+
+
+def describe_change(previous: OrderRecord | None, new: OrderRecord) -> OrderChange:
+    changes = changed_parts(previous, new)
+    events: list[OrderEventType] = []
+    if previous is None:
+        events.append(OrderEventType.CREATED)
+    previous_stage = stage(previous.status) if previous else None
+    new_stage = stage(new.status)
+    if new_stage != previous_stage:
+        if new_stage in EVENT_BY_STAGE:
+            events.append(EVENT_BY_STAGE[new_stage])
+    elif (
+        "recipient_address" in changes
+        and previous is not None
+        and previous.buyer.recipient_address is not None
+        and new.buyer.recipient_address is not None
+    ):
+        # An address appearing when the hold ends is "ready to ship", not an edit.
+        events.append(OrderEventType.ADDRESS_CHANGED)
+    return OrderChange(previous, new, changes, events)
