@@ -171,3 +171,18 @@ def test_detail_must_fit_source_and_detail_type() -> None:
             detail_type=LISTING_STATUS_CHANGED,
             detail=listing_event().detail,
         )
+
+
+def test_cli_check_fails_on_drift_and_names_the_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tts_local.cli import main
+
+    assert main(["schemas", "write", "--root", str(tmp_path)]) == 0
+    assert main(["schemas", "check", "--root", str(tmp_path)]) == 0
+    (tmp_path / SCHEMA_DIR / "order-delivered.json").write_text("{}\n")
+    capsys.readouterr()
+    assert main(["schemas", "check", "--root", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "order-delivered.json differs from the models" in err
+    assert REGENERATE_COMMAND in err
