@@ -1,5 +1,6 @@
 """`tts-sync`: developer commands. `tts-sync local` runs the whole system on loopback;
-`tts-sync webhook send FILE` delivers a signed webhook to a URL.
+`tts-sync webhook send FILE` delivers a signed webhook to a URL; `tts-sync schemas write|check`
+regenerates or checks the committed outbound event schemas.
 
 The READY line `tts-sync local` prints is an interface: scripts parse it, so keep it stable.
 """
@@ -112,6 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="send the file's bytes exactly (default: set the body's timestamp to now)",
     )
+
+    schemas = commands.add_parser("schemas", help="outbound event JSON schemas (schemas/outbound)")
+    schemas.add_argument(
+        "schemas_command", choices=["write", "check"], metavar="ACTION", help="write | check"
+    )
+    schemas.add_argument("--root", type=Path, default=Path("."), help="repository root")
     return parser
 
 
@@ -263,11 +270,29 @@ def run_webhook_send(args: argparse.Namespace) -> int:
     return 0 if 200 <= status < 300 else 1
 
 
+def run_schemas(args: argparse.Namespace) -> int:
+    from tts_sync.outbound.schemas import REGENERATE_COMMAND, schema_drift, write_schemas
+
+    if args.schemas_command == "write":
+        for path in write_schemas(args.root):
+            print(path)
+        return 0
+    problems = schema_drift(args.root)
+    for problem in problems:
+        print(f"tts-sync schemas check: {problem}", file=sys.stderr)
+    if problems:
+        print(f"regenerate with: {REGENERATE_COMMAND}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "local":
         return run_local(args)
+    if args.command == "schemas":
+        return run_schemas(args)
     return run_webhook_send(args)
 
 

@@ -15,6 +15,7 @@ from tts_sync.container import container_cached, reset_container
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
 
@@ -43,6 +44,10 @@ def secretsmanager_client(*, fast: bool = False) -> SecretsManagerClient:
 
 def sqs_client() -> SQSClient:
     return _client("sqs")
+
+
+def events_client() -> EventBridgeClient:
+    return _client("events")
 
 
 def reset_clients() -> None:
