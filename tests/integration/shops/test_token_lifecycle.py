@@ -24,6 +24,7 @@ from tests.integration.shops.conftest import (
     seed_shop,
     token_refresh,
 )
+from tts_sync.events import StoredEvent
 from tts_sync.shops import tokens as tokens_module
 from tts_sync.shops.jobs import InvalidTokenRefreshEventError
 from tts_sync.shops.models import (
@@ -44,7 +45,6 @@ from tts_sync.tiktok import (
 )
 from tts_sync.webhooks.dynamo_store import DynamoEventStore
 from tts_sync.webhooks.envelope import parse_envelope
-from tts_sync.events import StoredEvent
 
 DAY = 86_400
 CONSOLE_EVENTS = Path(__file__).resolve().parents[3] / "events" / "console"

@@ -125,13 +125,14 @@ class DynamoOrderStore:
                 ":expected": {"N": str(write.expected_revision)}
             }
         now = int(time.time())
-        reservation_puts = [
+        reservation_puts: list[Any] = [
             {"Put": {"TableName": self._reservations, "Item": _reservation_item(r, now)}}
             for r in write.reservations
         ]
         atomic = reservation_puts[: MAX_TRANSACTION_ITEMS - 1]
         try:
-            self._client.transact_write_items(TransactItems=[{"Put": put_order}, *atomic])
+            transaction: list[Any] = [{"Put": put_order}, *atomic]
+            self._client.transact_write_items(TransactItems=transaction)
         except ClientError as exc:
             code = _error_code(exc)
             if code == "TransactionCanceledException":

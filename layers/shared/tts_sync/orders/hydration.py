@@ -68,7 +68,10 @@ def hydrate_orders(
         except (TikTokApiError, TikTokRetryableError) as error:
             reason = f"order detail failed: {type(error).__name__}"
             logger.warning(
-                "order detail failed", shop_id=shop_id, orders=len(chunk), error=type(error).__name__
+                "order detail failed",
+                shop_id=shop_id,
+                orders=len(chunk),
+                error=type(error).__name__,
             )
             for order_id in chunk:
                 report.failed(order_id, HydrationOutcome.FAILED, reason)

@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tts_sync.tiktok.models import Order, OrderLineItem, OrderPayment, RecipientAddress
 
-
 # Seller-shipped orders still to ship (ON_HOLD cannot ship yet; its hold ends within the hour).
 AWAITING_SELLER_SHIPMENT = frozenset({"AWAITING_SHIPMENT", "PARTIALLY_SHIPPING"})
 DEFAULT_HANDLING_SECONDS = 72 * 3600

@@ -21,7 +21,6 @@ from tts_sync.outbound import (
     OutboundLine,
     OutboundPayment,
     ShippingAddress,
-    order_event,
 )
 
 EVENTS_WITH_ADDRESS = frozenset({OrderEventType.READY_TO_SHIP, OrderEventType.ADDRESS_CHANGED})
@@ -31,7 +30,7 @@ def order_events(change: OrderChange, occurred_at: datetime) -> list[OutboundEve
     record = change.record
     snapshot = order_snapshot(record)
     return [
-        order_event(
+        OutboundEvent.order_event(
             event_type,
             OrderEventDetail(
                 event_id=order_event_id(record, event_type),

@@ -32,7 +32,15 @@ class ShipDue:
     status: str
 
 
-class OrderStore(Protocol):
+class ReservationLedger(Protocol):
+    def reservations(self, shop_id: str, sku_id: str) -> list[Reservation]:
+        """Every reservation of the SKU (held, consumed, released), in one query."""
+        ...
+
+
+class OrderStore(ReservationLedger, Protocol):
+    """The order records; the same store keeps the reservations derived from them."""
+
     def get_many(self, shop_id: str, order_ids: Iterable[str]) -> dict[str, StoredOrder]:
         """Consistent reads of the stored orders among `order_ids` (absent ones left out)."""
         ...
@@ -54,12 +62,6 @@ class OrderStore(Protocol):
 
     def due_to_ship(self, shop_id: str, before: int) -> list[ShipDue]:
         """Seller-shipped orders not yet shipped whose ship-by time is before `before`."""
-        ...
-
-
-class ReservationLedger(Protocol):
-    def reservations(self, shop_id: str, sku_id: str) -> list[Reservation]:
-        """Every reservation of the SKU (held, consumed, released), in one query."""
         ...
 
 

@@ -57,9 +57,7 @@ class ApplyReport:
     recovered: int = 0  # pending events of an earlier crashed writer, published now
 
 
-def apply_states(
-    shop_id: str, records: Iterable[OrderRecord], context: SyncContext
-) -> ApplyReport:
+def apply_states(shop_id: str, records: Iterable[OrderRecord], context: SyncContext) -> ApplyReport:
     newest = _newest_per_order(records)
     report = ApplyReport()
     if not newest:

@@ -1,37 +1,27 @@
-"""Entry logic of the token-refresh function: one Lambda, three kinds of event.
+"""Entry logic of the token-refresh function: one Lambda, two kinds of event.
 
 - EventBridge schedule ("Scheduled Event"): refresh every shop that is due, retry missing
   webhook subscriptions, report counts.
-- DynamoDB stream of the Events table, filtered to type 6/7 webhooks: mark the shops; partial
-  batch failures are reported per record (BatchProcessor), so one bad record is retried alone.
 - Ops console test event {"shop_id": "..."}: force a refresh of that shop now.
+
+Type 6/7 webhooks (deauthorized, authorization expiring) reach the shop lifecycle through the
+Events stream's one consumer (tts_sync.events.router), not through this function.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tts_sync.config import load_config
 from tts_sync.errors import TtsSyncError
 from tts_sync.observability import MetricUnit, logger, metrics
-from tts_sync.shops.runtime import TokenRefreshConfig, shop_dependencies, shops_only
+from tts_sync.shops.runtime import TokenRefreshConfig, shop_dependencies
 from tts_sync.shops.subscriptions import webhook_address
 from tts_sync.shops.tokens import (
-    TYPE_AUTHORIZATION_EXPIRING,
-    TYPE_SELLER_DEAUTHORIZATION,
-    AuthorizationEvent,
     RefreshPolicy,
-    handle_authorization_event,
     refresh_one,
     run_scheduled,
 )
@@ -48,19 +38,14 @@ class ForcedRefresh(BaseModel):
     shop_id: str = Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_-]+$")
 
 
-_processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-
-
 def handle_token_refresh_event(event: Any, context: Any, deadline: Deadline) -> dict[str, Any]:
     if not isinstance(event, dict):
         raise InvalidTokenRefreshEventError(
             'expected a JSON object: a schedule event, stream records, or {"shop_id": "..."}'
         )
     if "Records" in event:
-        return dict(
-            process_partial_response(
-                event=event, record_handler=_handle_record, processor=_processor, context=context
-            )
+        raise InvalidTokenRefreshEventError(
+            "stream records go to EventRouterFunction (the Events stream's one consumer)"
         )
     if event.get("source") == "aws.events" or event.get("detail-type") == "Scheduled Event":
         return _scheduled(deadline)
@@ -111,45 +96,3 @@ def _forced(event: dict[str, Any], deadline: Deadline) -> dict[str, Any]:
     )
     logger.info("forced token refresh", shop_id=request.shop_id, outcome=outcome.value)
     return {"shop_id": request.shop_id, "outcome": outcome.value}
-
-
-def _handle_record(record: DynamoDBRecord) -> None:
-    image = record.dynamodb.new_image if record.dynamodb else None
-    if not image:
-        return
-    event_type = int(image["event_type"])
-    if event_type not in (TYPE_SELLER_DEAUTHORIZATION, TYPE_AUTHORIZATION_EXPIRING):
-        logger.info("stream record ignored (not an authorization event)", event_type=event_type)
-        return
-    payload = json.loads(image.get("payload") or "{}")
-    data = payload.get("data") if isinstance(payload, dict) else None
-    expiration = data.get("expiration_time") if isinstance(data, dict) else None
-    event = AuthorizationEvent(
-        type=event_type,
-        shop_id=str(image["shop_id"]),
-        timestamp=int(image["event_timestamp"]),
-        expiration_time=_expiration_time(expiration),
-    )
-    store, clock = shops_only()
-    handle_authorization_event(store, event, int(clock()))
-
-
-def _expiration_time(value: Any) -> int | None:
-    """TikTok sends a string unix timestamp; anything unreadable still marks the shop (the
-    warning matters more than the date), without an expiry."""
-    if value is None or value == "":
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        pass
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = float("nan")
-    if number == number and abs(number) < 1e12:  # not NaN, not absurd
-        return int(number)
-    logger.warning(
-        "type-7 expiration_time unreadable; marking without it", value_type=type(value).__name__
-    )
-    return None

@@ -1,0 +1,213 @@
+"""The ONE consumer of the Events table's stream: each stored webhook goes to its domain by
+type (tts_sync.events.catalogue): orders (hydrate), catalog (listing status), shops (lifecycle).
+Unknown types are recorded as ignored, never an error.
+
+Order events are hydrated across the whole batch first (50 distinct orders a Get Order Detail
+call, whatever records name them); then Powertools' BatchProcessor reports each record that
+could not be done as a partial batch failure, so the stream retries from it (everything this
+consumer does is idempotent) and, after the retries, the failure destination keeps it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from pydantic import ValidationError
+
+from tts_sync.catalog.listing import listing_from_webhook, record_listing_status
+from tts_sync.errors import TtsSyncError
+from tts_sync.events.catalogue import (
+    BY_NUMBER,
+    Domain,
+    EventData,
+    PackageUpdate,
+    ProductStatusChange,
+    UpcomingAuthorizationExpiration,
+)
+from tts_sync.events.stored import EventsStreamRecord, StoredEventImage
+from tts_sync.observability import MetricUnit, logger, metrics
+from tts_sync.orders.hydration import RETRY_OUTCOMES, hydrate_orders
+from tts_sync.orders.runtime import OrderSyncDependencies, order_sync_dependencies
+from tts_sync.shops.tokens import AuthorizationEvent, handle_authorization_event
+from tts_sync.tiktok.retry import Deadline
+
+
+class RecordNotProcessedError(TtsSyncError):
+    """This stream record is retried (and kept by the failure destination after the retries)."""
+
+
+@dataclass
+class BatchPlan:
+    failures: dict[str, str] = field(default_factory=dict)  # sequence number -> reason
+    # (shop, order) -> sequence numbers of the records naming it
+    orders: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
+    ignored: int = 0
+
+
+_processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+
+def handle_events_stream(event: dict[str, Any], context: Any, deadline: Deadline) -> dict[str, Any]:
+    dependencies = order_sync_dependencies()
+    plan = BatchPlan()
+    for raw in event.get("Records", []):
+        _route(raw, plan, dependencies)
+    _hydrate(plan, dependencies, deadline)
+    if plan.ignored:
+        metrics.add_metric(name="StreamEventIgnored", unit=MetricUnit.Count, value=plan.ignored)
+
+    def report(record: DynamoDBRecord) -> None:
+        sequence = record.dynamodb.sequence_number if record.dynamodb else None
+        reason = plan.failures.get(sequence or "")
+        if reason is not None:
+            raise RecordNotProcessedError(reason)
+
+    return dict(
+        process_partial_response(
+            event=event, record_handler=report, processor=_processor, context=context
+        )
+    )
+
+
+def _route(raw: dict[str, Any], plan: BatchPlan, dependencies: OrderSyncDependencies) -> None:
+    sequence = str((raw.get("dynamodb") or {}).get("SequenceNumber", ""))
+    try:
+        record = EventsStreamRecord.model_validate(raw)
+    except ValidationError as exc:
+        plan.failures[sequence] = f"not an Events stream record: {_fields(exc)}"
+        logger.error("unreadable stream record", sequence=sequence, problems=_fields(exc))
+        return
+    stored = record.event
+    if stored is None:  # a TTL removal or a modification: nothing new to act on
+        return
+    spec = BY_NUMBER.get(stored.event_type)
+    if spec is None:
+        plan.ignored += 1
+        logger.info(
+            "stream event ignored: type not handled",
+            event_key=stored.event_key,
+            event_type=stored.event_type,
+            event_type_name=stored.event_type_name,
+        )
+        return
+    try:
+        data = stored.typed_data()
+        if spec.domain is Domain.ORDERS:
+            for order_id in _order_ids(data):
+                plan.orders[(stored.shop_id, order_id)].append(sequence)
+        elif spec.domain is Domain.CATALOG:
+            _listing(stored, data, dependencies)
+        else:
+            _shop_lifecycle(stored, data, dependencies)
+    except (ValidationError, ValueError) as exc:
+        plan.failures[sequence] = f"unreadable stored event: {type(exc).__name__}"
+        logger.error("unreadable stored event", event_key=stored.event_key)
+    except Exception as exc:
+        plan.failures[sequence] = type(exc).__name__
+        logger.exception("stream record failed", event_key=stored.event_key)
+
+
+def _order_ids(data: EventData | None) -> list[str]:
+    if isinstance(data, PackageUpdate):
+        return [order_id for package in data.package_list for order_id in package.order_id_list]
+    order_id = getattr(data, "order_id", None)
+    return [order_id] if order_id else []
+
+
+def _hydrate(plan: BatchPlan, dependencies: OrderSyncDependencies, deadline: Deadline) -> None:
+    by_shop: dict[str, list[str]] = defaultdict(list)
+    for shop_id, order_id in plan.orders:
+        by_shop[shop_id].append(order_id)
+    if not by_shop:
+        return
+    api = dependencies.order_api()
+    for shop_id, order_ids in by_shop.items():
+        try:
+            report = hydrate_orders(
+                shop_id,
+                order_ids,
+                shops=dependencies.shop_access,
+                api=api,
+                context=dependencies.sync,
+                deadline=deadline,
+            )
+        except Exception as exc:
+            logger.exception("hydration failed", shop_id=shop_id)
+            reasons = dict.fromkeys(order_ids, type(exc).__name__)
+        else:
+            reasons = {
+                order_id: report.reasons.get(order_id, outcome.value)
+                for order_id, outcome in report.outcomes.items()
+                if outcome in RETRY_OUTCOMES
+            }
+        for order_id, reason in reasons.items():
+            for sequence in plan.orders[(shop_id, order_id)]:
+                plan.failures.setdefault(sequence, f"order {order_id}: {reason}")
+
+
+def _listing(
+    stored: StoredEventImage, data: EventData | None, dependencies: OrderSyncDependencies
+) -> None:
+    if not isinstance(data, ProductStatusChange):
+        return
+    listing = listing_from_webhook(
+        stored.shop_id,
+        data.product_id,
+        data.status,
+        data.suspended_reason,
+        data.update_time or stored.event_timestamp,
+    )
+    record_listing_status(listing, dependencies.listings)
+
+
+def _shop_lifecycle(
+    stored: StoredEventImage, data: EventData | None, dependencies: OrderSyncDependencies
+) -> None:
+    expiration = (
+        _expiration_time(data.expiration_time)
+        if isinstance(data, UpcomingAuthorizationExpiration)
+        else None
+    )
+    event = AuthorizationEvent(
+        type=stored.event_type,
+        shop_id=stored.shop_id,
+        timestamp=stored.event_timestamp,
+        expiration_time=expiration,
+    )
+    handle_authorization_event(dependencies.shops, event, int(dependencies.clock()))
+
+
+def _expiration_time(value: Any) -> int | None:
+    """TikTok sends a string unix timestamp; anything unreadable still marks the shop (the
+    warning matters more than the date), without an expiry."""
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        pass
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if number == number and abs(number) < 1e12:  # not NaN, not absurd
+        return int(number)
+    logger.warning(
+        "type-7 expiration_time unreadable; marking without it", value_type=type(value).__name__
+    )
+    return None
+
+
+def _fields(exc: ValidationError) -> str:
+    return "; ".join(
+        ".".join(str(part) for part in error["loc"]) or "<root>"
+        for error in exc.errors(include_input=False, include_url=False)[:5]
+    )

@@ -1,0 +1,184 @@
+"""Entry logic of the order sync function: schedules and ops console events, told apart by
+their `job` field (the schedules' Input in template.yaml sets it).
+
+- {"job": "reconcile"} (every 10 minutes; "shop_id" limits it to one shop): the poll backstop.
+- {"job": "ship_deadlines"} (hourly): seller-shipped orders near or past their ship-by time.
+- {"job": "backfill", "shop_id", "from", "to"}: import a window (<= 30 days, <= 90 days back).
+- {"job": "rejected_listings", "shop_id"}: listings TikTok rejected, with its reasons.
+- {"job": "reservations", "shop_id", "sku_id"}: the units open orders hold on a SKU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from tts_sync.config import load_config
+from tts_sync.errors import TtsSyncError
+from tts_sync.observability import logger
+from tts_sync.orders.deadlines import sweep_ship_deadlines
+from tts_sync.orders.reconcile import BackfillRangeError, backfill_shop, reconcile_shop
+from tts_sync.orders.reservations import ReservationState
+from tts_sync.orders.runtime import OrderSyncConfig, OrderSyncDependencies, order_sync_dependencies
+from tts_sync.tiktok.retry import Deadline
+
+ShopId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_-]+$")]
+# Stop starting shops with less time than this left; the next run continues.
+MIN_SECONDS_PER_SHOP = 15.0
+
+
+class InvalidOrderSyncEventError(TtsSyncError):
+    """The event is not one of the jobs this function runs; the message says what is expected."""
+
+
+class _Job(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Reconcile(_Job):
+    job: Literal["reconcile"]
+    shop_id: ShopId | None = None
+
+
+class ShipDeadlines(_Job):
+    job: Literal["ship_deadlines"]
+
+
+class Backfill(_Job):
+    job: Literal["backfill"]
+    shop_id: ShopId
+    start: datetime = Field(alias="from")
+    end: datetime = Field(alias="to")
+
+
+class RejectedListings(_Job):
+    job: Literal["rejected_listings"]
+    shop_id: ShopId
+
+
+class Reservations(_Job):
+    job: Literal["reservations"]
+    shop_id: ShopId
+    sku_id: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+Job = Annotated[
+    Reconcile | ShipDeadlines | Backfill | RejectedListings | Reservations,
+    Field(discriminator="job"),
+]
+_JOB: TypeAdapter[Reconcile | ShipDeadlines | Backfill | RejectedListings | Reservations] = (
+    TypeAdapter(Job)
+)
+JOB_NAMES = ("reconcile", "ship_deadlines", "backfill", "rejected_listings", "reservations")
+
+
+def handle_order_sync_event(event: Any, deadline: Deadline) -> dict[str, Any]:
+    job = _parse(event)
+    dependencies = order_sync_dependencies()
+    if isinstance(job, Reconcile):
+        return _reconcile(job, dependencies, deadline)
+    if isinstance(job, ShipDeadlines):
+        config = load_config(OrderSyncConfig)
+        report = sweep_ship_deadlines(
+            dependencies.shops.shop_ids(),
+            dependencies.sync.store,
+            now=int(dependencies.clock()),
+            warning_seconds=config.ship_warning_seconds,
+        )
+        return dataclasses.asdict(report)
+    if isinstance(job, Backfill):
+        return _backfill(job, dependencies, deadline)
+    if isinstance(job, RejectedListings):
+        listings = dependencies.listings.store.rejected(job.shop_id)
+        return {
+            "shop_id": job.shop_id,
+            "rejected": [listing.model_dump(mode="json") for listing in listings],
+        }
+    reservations = dependencies.sync.store.reservations(job.shop_id, job.sku_id)
+    held = [r for r in reservations if r.state is ReservationState.HELD]
+    return {
+        "shop_id": job.shop_id,
+        "sku_id": job.sku_id,
+        "held_units": sum(r.units for r in held),
+        "reservations": [r.model_dump(mode="json") for r in reservations],
+    }
+
+
+def _reconcile(
+    job: Reconcile, dependencies: OrderSyncDependencies, deadline: Deadline
+) -> dict[str, Any]:
+    config = load_config(OrderSyncConfig)
+    shop_ids = [job.shop_id] if job.shop_id else dependencies.shops.shop_ids()
+    api = dependencies.order_api()
+    reports, deferred, failed_shops = [], [], []
+    for shop_id in shop_ids:
+        if deadline() < MIN_SECONDS_PER_SHOP:
+            deferred.append(shop_id)
+            continue
+        try:
+            report = reconcile_shop(
+                shop_id,
+                shops=dependencies.shop_access,
+                api=api,
+                context=dependencies.sync,
+                watermarks=dependencies.watermarks,
+                policy=config.poll_policy,
+                deadline=deadline,
+            )
+        except Exception as exc:
+            logger.exception("reconciliation failed for a shop", shop_id=shop_id)
+            failed_shops.append({"shop_id": shop_id, "error": type(exc).__name__})
+            continue
+        reports.append(dataclasses.asdict(report))
+    summary = {
+        "shops": len(reports),
+        "orders_seen": sum(r["seen"] for r in reports),
+        "missed_by_webhooks": sum(r["applied"] for r in reports),
+        "failed_orders": sum(r["failed"] for r in reports),
+        "recovered_events": sum(r["recovered_events"] for r in reports),
+        "deferred_shops": deferred,
+        "failed_shops": failed_shops,
+        "per_shop": reports,
+    }
+    logger.info("reconciliation finished", **{k: v for k, v in summary.items() if k != "per_shop"})
+    return summary
+
+
+def _backfill(
+    job: Backfill, dependencies: OrderSyncDependencies, deadline: Deadline
+) -> dict[str, Any]:
+    try:
+        report = backfill_shop(
+            job.shop_id,
+            int(job.start.timestamp()),
+            int(job.end.timestamp()),
+            shops=dependencies.shop_access,
+            api=dependencies.order_api(),
+            context=dependencies.sync,
+            deadline=deadline,
+        )
+    except BackfillRangeError as exc:
+        raise InvalidOrderSyncEventError(f"backfill: {exc}") from None
+    result = dataclasses.asdict(report)
+    result["imported"] = result.pop("applied")
+    logger.info("backfill finished", **{k: v for k, v in result.items() if k != "failed_order_ids"})
+    return result
+
+
+def _parse(event: Any) -> Reconcile | ShipDeadlines | Backfill | RejectedListings | Reservations:
+    if not isinstance(event, dict) or event.get("job") not in JOB_NAMES:
+        raise InvalidOrderSyncEventError(
+            f'expected a JSON object with "job" one of {", ".join(JOB_NAMES)} '
+            "(see events/console/order_sync_*.json)"
+        )
+    try:
+        return _JOB.validate_python(event)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc'][1:]) or 'event'}: {error['msg']}"
+            for error in exc.errors(include_input=False, include_url=False)
+        )
+        raise InvalidOrderSyncEventError(f"{event['job']}: {problems}") from None
