@@ -3,7 +3,6 @@ sandbox's consent page, token host and Event API on loopback."""
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -113,18 +112,15 @@ def test_tokens_are_encrypted_at_rest_under_our_own_rotated_key() -> None:
     assert key["Type"] == "AWS::KMS::Key" and key["Properties"]["EnableKeyRotation"] is True
 
 
-def test_shop_functions_get_per_arn_permissions_and_only_authorization_events() -> None:
+def test_shop_functions_get_per_arn_permissions_and_no_stream_of_their_own() -> None:
     resources = _template()["Resources"]
     for name in ("OAuthFunction", "TokenRefreshFunction"):
         for policy in resources[name]["Properties"]["Policies"]:
             for statement in policy.get("Statement", []):
                 assert statement["Resource"] != "*", (name, statement["Sid"])
     events = resources["TokenRefreshFunction"]["Properties"]["Events"]
-    stream = events["AuthorizationWebhooks"]["Properties"]
-    pattern = json.loads(stream["FilterCriteria"]["Filters"][0]["Pattern"])
-    assert pattern["dynamodb"]["NewImage"]["event_type"] == {"N": ["6", "7"]}
-    assert stream["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert stream["DestinationConfig"]["OnFailure"]["Type"] == "SQS"
+    # Types 6/7 reach the shop lifecycle through the Events stream's one consumer.
+    assert {event["Type"] for event in events.values()} == {"Schedule"}
     assert events["Hourly"]["Properties"]["Schedule"] == "rate(1 hour)"
 
 
