@@ -19,7 +19,7 @@ from tts_local.sandbox import errors
 from tts_local.sandbox.errors import ApiFailure
 from tts_local.sandbox.faults import Fault
 from tts_local.sandbox.state import Grant, Order, Package, SandboxState, Shop, package_to_api
-from tts_sync.webhooks.envelope import EVENT_TYPE_NAMES
+from tts_local.sandbox.webhooks import EVENT_TYPE_NUMBERS
 
 MAX_ORDER_IDS = 50
 MAX_PAGE_SIZE = 100
@@ -28,7 +28,7 @@ MAX_QUANTITY = 99_999
 TRACKING_UPDATE_WINDOW = 72 * 3600
 MAX_TRACKING_UPDATES = 3
 MARK_SHIPPED_REGIONS = frozenset({"US", "GB", "UK", "ES", "IE", "IT", "DE", "FR", "JP"})
-WEBHOOK_EVENT_TYPES = frozenset(EVENT_TYPE_NAMES.values())
+WEBHOOK_EVENT_TYPES = frozenset(EVENT_TYPE_NUMBERS)  # what the Event API accepts
 Scope = Literal["shop", "authorization"]
 
 
