@@ -132,6 +132,10 @@ def order_detail(state: SandboxState, call: Call) -> dict[str, Any]:
         raise ApiFailure(errors.INVALID_PARAMETER, "ids is required")
     if len(ids) > MAX_ORDER_IDS:
         raise ApiFailure(errors.INVALID_PARAMETER, f"at most {MAX_ORDER_IDS} ids per call")
+    if call.fault is not None and call.fault.kind == "omit_orders":
+        # TikTok can answer code 0 without an order it was asked for.
+        omitted = set(call.fault.order_ids or ids)
+        ids = [i for i in ids if i not in omitted]
     found = [state.orders[i] for i in ids if i in state.orders]
     return {"orders": [o.to_api() for o in found if o.shop_id == call.shop_id]}
 
@@ -147,9 +151,13 @@ def order_search(state: SandboxState, call: Call) -> dict[str, Any]:
     sort_field = call.query.get("sort_field", "create_time")
     if sort_field not in ("create_time", "update_time"):
         raise ApiFailure(errors.INVALID_PARAMETER, "sort_field must be create_time or update_time")
-    descending = call.query.get("sort_order", "DESC") == "DESC"
+    sort_order = call.query.get("sort_order", "DESC")
+    if sort_order not in ("ASC", "DESC"):
+        raise ApiFailure(errors.INVALID_PARAMETER, "sort_order must be ASC or DESC")
     filters = call.json()
     offset = _decode_page_token(call.query.get("page_token", ""))
+    # While TikTok refreshes its index a search can return orders just outside the window.
+    spill = call.fault.spill_seconds if call.fault and call.fault.kind == "range_spill" else 0
 
     def keep(order: Order) -> bool:
         for name, value in filters.items():
@@ -157,10 +165,10 @@ def order_search(state: SandboxState, call: Call) -> dict[str, Any]:
                 if order.status != value:
                     return False
             elif name in ("update_time_ge", "create_time_ge"):
-                if getattr(order, name[:-3]) < int(value):
+                if getattr(order, name[:-3]) < int(value) - spill:
                     return False
             elif name in ("update_time_lt", "create_time_lt"):
-                if getattr(order, name[:-3]) >= int(value):
+                if getattr(order, name[:-3]) >= int(value) + spill:
                     return False
             else:
                 raise ApiFailure(errors.INVALID_PARAMETER, f"unknown filter {name}")
@@ -169,7 +177,7 @@ def order_search(state: SandboxState, call: Call) -> dict[str, Any]:
     matching = sorted(
         (o for o in state.orders.values() if o.shop_id == call.shop_id and keep(o)),
         key=lambda o: (getattr(o, sort_field), o.id),
-        reverse=descending,
+        reverse=sort_order == "DESC",
     )
     page = matching[offset : offset + page_size]
     more = offset + page_size < len(matching)
@@ -408,8 +416,7 @@ def mark_shipped(state: SandboxState, call: Call) -> dict[str, Any]:
         shipped_at=_now(),
     )
     state.packages[package.id] = package
-    for item in items:
-        item.package_id = package.id
+    order.attach_package(package, items)
     _after_shipment(state, order)
     return {"package_id": package.id}
 

@@ -14,8 +14,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from tts_local.sandbox import order_lifecycle
 from tts_local.sandbox.endpoints import SandboxOptions
 from tts_local.sandbox.faults import Fault, FaultBook, FaultKind, ShopThrottle
+from tts_local.sandbox.order_lifecycle import line_items_from_specs, status_notification
+from tts_local.sandbox.orders import recipient_address
 from tts_local.sandbox.server import SandboxServer, serve_in_thread
 from tts_local.sandbox.state import (
     ACCESS_TOKEN_TTL,
@@ -34,7 +37,7 @@ from tts_local.sandbox.state import (
     Warehouse,
 )
 from tts_local.sandbox.webhooks import (
-    EVENT_TYPE_NUMBERS,
+    TIKTOK_EVENT_TYPE_NAMES,
     Delivery,
     Notification,
     Ordering,
@@ -74,6 +77,7 @@ class Sandbox:
         self.webhooks = WebhookSender(app_key, app_secret)
         self.clock_offset = 0.0  # shifts TikTok's clock (timestamp window, token expiry)
         self._log: list[dict[str, Any]] = []
+        self._notifications: list[Notification] = []
         self._log_lock = threading.Lock()
         self._server: SandboxServer | None = None
         self._thread: threading.Thread | None = None
@@ -231,47 +235,39 @@ class Sandbox:
         package_split: Sequence[Sequence[int]] | None = None,
         create_time: int | None = None,
         update_time: int | None = None,
-        recipient: dict[str, str] | None = None,
+        recipient: dict[str, Any] | None = None,
         buyer_email: str = "buyer@example.com",
         warehouse_id: str = "",
     ) -> Order:
-        """items: [{"sku_id", "product_id", "seller_sku", "price", "currency"}];
-        package_split groups item indexes into packages (default: one package for all)."""
+        """An order placed straight in `status`, without webhooks. items: [{"sku_id",
+        "product_id", "seller_sku", "price", "currency", "quantity", "is_gift",
+        "combined_listing_skus", ...}] (see line_items_from_specs: one line per unit);
+        package_split groups line indexes into packages (default: one package for all)."""
         if status not in ORDER_STATUSES:
             raise ValueError(f"unknown order status {status!r}")
         now = int(self.now())
-        order = Order(
-            id=order_id or self.state.next_id("57"),
-            shop_id=shop_id,
-            status=status,
-            create_time=create_time or now,
-            update_time=update_time or create_time or now,
-            line_items=[
-                LineItem(
-                    id=self.state.next_id(),
-                    sku_id=str(i["sku_id"]),
-                    product_id=str(i.get("product_id", "")),
-                    seller_sku=str(i.get("seller_sku", "")),
-                    sale_price=str(i.get("price", "10.00")),
-                    currency=str(i.get("currency", "USD")),
-                )
-                for i in items
-            ],
-            recipient=recipient
-            or {
-                "name": "Alex Buyer",
-                "phone_number": "+1 555 0100",
-                "full_address": "1 Main St, Springfield, IL 62701, US",
-                "postal_code": "62701",
-                "region_code": "US",
-            },
-            buyer_email=buyer_email,
-            warehouse_id=warehouse_id,
-        )
+        created = create_time or now
         with self.state.lock:
+            number = len(self.state.orders)
+            order = Order(
+                id=order_id or self.state.next_id("57"),
+                shop_id=shop_id,
+                status=status,
+                create_time=created,
+                update_time=update_time or created,
+                line_items=line_items_from_specs(self.state, items),
+                recipient=recipient or recipient_address(number),
+                buyer_email=buyer_email,
+                warehouse_id=warehouse_id,
+                paid_time=0 if status == "UNPAID" else created,
+                package_split=[list(g) for g in package_split] if package_split else None,
+            )
+            if status == "CANCELLED":
+                order.cancellation_initiator, order.cancel_reason = "BUYER", "No longer needed"
+                order.request_cancel_time = order.update_time
             self.state.orders[order.id] = order
             if status not in ("UNPAID", "ON_HOLD", "CANCELLED"):
-                groups = package_split or [list(range(len(order.line_items)))]
+                groups = order.package_split or [list(range(len(order.line_items)))]
                 for group in groups:
                     self._add_package(order, [order.line_items[i] for i in group])
         return order
@@ -287,23 +283,131 @@ class Sandbox:
             shipped_at=order.update_time if shipped else None,
         )
         self.state.packages[package.id] = package
-        for item in items:
-            item.package_id = package.id
+        order.attach_package(package, items)
         return package
 
     def set_order_status(self, order_id: str, status: str, *, notify: bool = True) -> Order:
-        """Move an order (as the buyer/TikTok would) and, if the shop registered an
-        ORDER_STATUS_CHANGE webhook, deliver it."""
+        """Put an order in any status (no transition check, unlike advance_order) and, if the
+        shop registered an ORDER_STATUS_CHANGE webhook, deliver it."""
         if status not in ORDER_STATUSES:
             raise ValueError(f"unknown order status {status!r}")
         with self.state.lock:
             order = self.state.orders[order_id]
             order.status = status
             order.update_time = max(order.update_time + 1, int(self.now()))
-            address = self.state.webhooks.get((order.shop_id, "ORDER_STATUS_CHANGE"))
-        if notify and address:
-            self.deliver_webhooks(address, [self.order_status_notification(order)])
+            sent = [status_notification(self.state, order)]
+        self._publish(sent, notify)
         return order
+
+    # ------------------------------------------------------------------ order lifecycle
+
+    def place_order(
+        self,
+        shop_id: str,
+        items: Sequence[dict[str, Any]],
+        *,
+        order_id: str | None = None,
+        paid: bool = True,
+        on_hold: bool = True,
+        warehouse_id: str | None = None,
+        package_split: Sequence[Sequence[int]] | None = None,
+        buyer_message: str = "",
+        notify: bool = True,
+        at: int | None = None,
+    ) -> Order:
+        """A buyer places an order: UNPAID, then (paid) ON_HOLD - the US/UK one-hour window -
+        or AWAITING_SHIPMENT. warehouse_id None: the shop's default sales warehouse."""
+        when = int(self.now()) if at is None else at
+        with self.state.lock:
+            warehouse = self._default_warehouse(shop_id) if warehouse_id is None else warehouse_id
+            order, sent = order_lifecycle.create_order(
+                self.state,
+                shop_id,
+                items,
+                at=when,
+                order_id=order_id,
+                warehouse_id=warehouse,
+                package_split=package_split,
+                buyer_message=buyer_message,
+            )
+            if paid:
+                status = "ON_HOLD" if on_hold else "AWAITING_SHIPMENT"
+                sent += order_lifecycle.advance(self.state, order, status, at=when)
+        self._publish(sent, notify)
+        return order
+
+    def advance_order(
+        self,
+        order_id: str,
+        status: str,
+        *,
+        notify: bool = True,
+        at: int | None = None,
+        cancellation_initiator: str = "BUYER",
+        cancel_reason: str = "No longer needed",
+    ) -> Order:
+        """One valid lifecycle step (ValueError otherwise), with TikTok's webhooks."""
+        with self.state.lock:
+            order = self.state.orders[order_id]
+            sent = order_lifecycle.advance(
+                self.state,
+                order,
+                status,
+                at=int(self.now()) if at is None else at,
+                cancellation_initiator=cancellation_initiator,
+                cancel_reason=cancel_reason,
+            )
+        self._publish(sent, notify)
+        return order
+
+    def change_address(
+        self,
+        order_id: str,
+        *,
+        notify: bool = True,
+        at: int | None = None,
+        address: dict[str, Any] | None = None,
+    ) -> Order:
+        """The buyer edits the address: type-3 webhook; update_time does not move."""
+        with self.state.lock:
+            order = self.state.orders[order_id]
+            when = int(self.now()) if at is None else at
+            sent = order_lifecycle.change_address(self.state, order, at=when, address=address)
+        self._publish(sent, notify)
+        return order
+
+    def notifications_for(
+        self, order_id: str | None = None, *, type: int | None = None
+    ) -> list[Notification]:
+        """Every notification the lifecycle produced (delivered or not), oldest first."""
+        with self._log_lock:
+            return [
+                n
+                for n in self._notifications
+                if (order_id is None or n.data.get("order_id") == order_id or _lists(n, order_id))
+                and (type is None or n.type == type)
+            ]
+
+    def _default_warehouse(self, shop_id: str) -> str:
+        own = [
+            w
+            for w in self.state.warehouses.values()
+            if w.shop_id == shop_id and w.type == "SALES_WAREHOUSE"
+        ]
+        chosen = next((w for w in own if w.is_default), own[0] if own else None)
+        return chosen.id if chosen else ""
+
+    def _publish(self, notifications: Sequence[Notification], notify: bool) -> None:
+        """Record them; with notify, deliver each to the shop's address for its type."""
+        with self._log_lock:
+            self._notifications.extend(notifications)
+        if not notify:
+            return
+        for n in notifications:
+            with self.state.lock:
+                address = self.state.webhooks.get((n.shop_id, TIKTOK_EVENT_TYPE_NAMES[n.type]))
+            if address:
+                self.deliver_webhooks(address, [n])
 
     def set_shop_qps(self, shop_id: str, qps: float | None) -> None:
         with self.state.lock:
@@ -330,7 +434,9 @@ class Sandbox:
     def inject_fault(self, path: str, kind: FaultKind, count: int = 1, **options: Any) -> Fault:
         """Next `count` calls to `path` (exact, or prefix ending in '*') fail as `kind`:
         5xx (status=, code=), timeout (sleep_seconds=), 429 (retry_after=),
-        sku_errors (sku_ids=), token_expired."""
+        sku_errors (sku_ids=), token_expired, omit_orders (order_ids=: Get Order Detail
+        answers code 0 without them), range_spill (spill_seconds=: order search returns
+        orders that far outside the asked time window)."""
         fault = Fault(path=path, kind=kind, remaining=count, **options)
         self.faults.add(fault)
         return fault
@@ -356,6 +462,7 @@ class Sandbox:
     def clear_requests(self) -> None:
         with self._log_lock:
             self._log.clear()
+            self._notifications.clear()
 
     def snapshot(self) -> dict[str, Any]:
         return self.state.snapshot() | {
@@ -366,16 +473,8 @@ class Sandbox:
     # ------------------------------------------------------------------ webhooks
 
     def order_status_notification(self, order: Order) -> Notification:
-        return Notification(
-            type=EVENT_TYPE_NUMBERS["ORDER_STATUS_CHANGE"],
-            shop_id=order.shop_id,
-            data={
-                "order_id": order.id,
-                "order_status": order.status,
-                "is_on_hold_order": order.status == "ON_HOLD",
-                "update_time": order.update_time,
-            },
-        )
+        with self.state.lock:
+            return status_notification(self.state, order)
 
     def deliver_webhooks(
         self,
@@ -395,3 +494,8 @@ class Sandbox:
             seed=seed,
             bad_signature=bad_signature,
         )
+
+
+def _lists(notification: Notification, order_id: str | None) -> bool:
+    """Whether a package webhook names the order in its package list."""
+    return any(order_id in p["order_id_list"] for p in notification.data.get("package_list", ()))
