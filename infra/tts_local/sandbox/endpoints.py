@@ -364,7 +364,7 @@ def _after_shipment(state: SandboxState, order: Order) -> None:
         order.status = "IN_TRANSIT"
     elif any(i.package_id in shipped for i in items):
         order.status = "PARTIALLY_SHIPPING"
-    order.update_time = _now()
+    order.update_time = max(_now(), order.update_time + 1)  # TikTok's clock never goes back
 
 
 def _check_shippable(order: Order) -> None:

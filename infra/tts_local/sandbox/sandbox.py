@@ -5,6 +5,9 @@ with Sandbox("app-key", "app-secret", port=0) as sandbox:
     ... point the client at sandbox.url ...
     sandbox.inject_fault("/order/202309/orders", "5xx", count=2)
     assert sandbox.requests("/order/")[0]["query"]["shop_cipher"] == demo.shop.cipher
+    order = sandbox.place_order(demo.shop.id, [{"sku_id": ...}], notify=False)  # ON_HOLD
+    sandbox.advance_order(order.id, "AWAITING_SHIPMENT", notify=False)
+    sandbox.notifications_for(order.id)  # what TikTok would have sent, to deliver at will
 """
 
 from __future__ import annotations
@@ -14,10 +17,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from tts_local.sandbox import order_lifecycle
 from tts_local.sandbox.endpoints import SandboxOptions
 from tts_local.sandbox.faults import Fault, FaultBook, FaultKind, ShopThrottle
 from tts_local.sandbox.order_lifecycle import line_items_from_specs, status_notification
+from tts_local.sandbox.order_methods import OrderLifecycleMethods
 from tts_local.sandbox.orders import recipient_address
 from tts_local.sandbox.server import SandboxServer, serve_in_thread
 from tts_local.sandbox.state import (
@@ -37,7 +40,6 @@ from tts_local.sandbox.state import (
     Warehouse,
 )
 from tts_local.sandbox.webhooks import (
-    TIKTOK_EVENT_TYPE_NAMES,
     Delivery,
     Notification,
     Ordering,
@@ -48,7 +50,7 @@ REQUEST_LOG_LIMIT = 10_000
 UNSHIPPED = ("UNPAID", "ON_HOLD", "AWAITING_SHIPMENT", "CANCELLED")
 
 
-class Sandbox:
+class Sandbox(OrderLifecycleMethods):
     def __init__(
         self,
         app_key: str,
@@ -299,116 +301,6 @@ class Sandbox:
         self._publish(sent, notify)
         return order
 
-    # ------------------------------------------------------------------ order lifecycle
-
-    def place_order(
-        self,
-        shop_id: str,
-        items: Sequence[dict[str, Any]],
-        *,
-        order_id: str | None = None,
-        paid: bool = True,
-        on_hold: bool = True,
-        warehouse_id: str | None = None,
-        package_split: Sequence[Sequence[int]] | None = None,
-        buyer_message: str = "",
-        notify: bool = True,
-        at: int | None = None,
-    ) -> Order:
-        """A buyer places an order: UNPAID, then (paid) ON_HOLD - the US/UK one-hour window -
-        or AWAITING_SHIPMENT. warehouse_id None: the shop's default sales warehouse."""
-        when = int(self.now()) if at is None else at
-        with self.state.lock:
-            warehouse = self._default_warehouse(shop_id) if warehouse_id is None else warehouse_id
-            order, sent = order_lifecycle.create_order(
-                self.state,
-                shop_id,
-                items,
-                at=when,
-                order_id=order_id,
-                warehouse_id=warehouse,
-                package_split=package_split,
-                buyer_message=buyer_message,
-            )
-            if paid:
-                status = "ON_HOLD" if on_hold else "AWAITING_SHIPMENT"
-                sent += order_lifecycle.advance(self.state, order, status, at=when)
-        self._publish(sent, notify)
-        return order
-
-    def advance_order(
-        self,
-        order_id: str,
-        status: str,
-        *,
-        notify: bool = True,
-        at: int | None = None,
-        cancellation_initiator: str = "BUYER",
-        cancel_reason: str = "No longer needed",
-    ) -> Order:
-        """One valid lifecycle step (ValueError otherwise), with TikTok's webhooks."""
-        with self.state.lock:
-            order = self.state.orders[order_id]
-            sent = order_lifecycle.advance(
-                self.state,
-                order,
-                status,
-                at=int(self.now()) if at is None else at,
-                cancellation_initiator=cancellation_initiator,
-                cancel_reason=cancel_reason,
-            )
-        self._publish(sent, notify)
-        return order
-
-    def change_address(
-        self,
-        order_id: str,
-        *,
-        notify: bool = True,
-        at: int | None = None,
-        address: dict[str, Any] | None = None,
-    ) -> Order:
-        """The buyer edits the address: type-3 webhook; update_time does not move."""
-        with self.state.lock:
-            order = self.state.orders[order_id]
-            when = int(self.now()) if at is None else at
-            sent = order_lifecycle.change_address(self.state, order, at=when, address=address)
-        self._publish(sent, notify)
-        return order
-
-    def notifications_for(
-        self, order_id: str | None = None, *, type: int | None = None
-    ) -> list[Notification]:
-        """Every notification the lifecycle produced (delivered or not), oldest first."""
-        with self._log_lock:
-            return [
-                n
-                for n in self._notifications
-                if (order_id is None or n.data.get("order_id") == order_id or _lists(n, order_id))
-                and (type is None or n.type == type)
-            ]
-
-    def _default_warehouse(self, shop_id: str) -> str:
-        own = [
-            w
-            for w in self.state.warehouses.values()
-            if w.shop_id == shop_id and w.type == "SALES_WAREHOUSE"
-        ]
-        chosen = next((w for w in own if w.is_default), own[0] if own else None)
-        return chosen.id if chosen else ""
-
-    def _publish(self, notifications: Sequence[Notification], notify: bool) -> None:
-        """Record them; with notify, deliver each to the shop's address for its type."""
-        with self._log_lock:
-            self._notifications.extend(notifications)
-        if not notify:
-            return
-        for n in notifications:
-            with self.state.lock:
-                address = self.state.webhooks.get((n.shop_id, TIKTOK_EVENT_TYPE_NAMES[n.type]))
-            if address:
-                self.deliver_webhooks(address, [n])
-
     def set_shop_qps(self, shop_id: str, qps: float | None) -> None:
         with self.state.lock:
             self.state.shops[shop_id].qps = qps
@@ -423,6 +315,7 @@ class Sandbox:
         self.faults.clear()
         self.throttle.reset()
         self.clear_requests()
+        self.clear_notifications()
 
     def seed_demo_data(self) -> Any:
         from tts_local.sandbox.seed import seed_demo_data
@@ -462,7 +355,6 @@ class Sandbox:
     def clear_requests(self) -> None:
         with self._log_lock:
             self._log.clear()
-            self._notifications.clear()
 
     def snapshot(self) -> dict[str, Any]:
         return self.state.snapshot() | {
@@ -494,8 +386,3 @@ class Sandbox:
             seed=seed,
             bad_signature=bad_signature,
         )
-
-
-def _lists(notification: Notification, order_id: str | None) -> bool:
-    """Whether a package webhook names the order in its package list."""
-    return any(order_id in p["order_id_list"] for p in notification.data.get("package_list", ()))

@@ -146,6 +146,22 @@ def test_product_client_reads_lifecycle_orders(
     assert order.recipient_address is not None and order.recipient_address.full_address
 
 
+def test_lines_show_their_package_as_it_ships(
+    sandbox: Sandbox, demo: DemoData, client: TikTokClient, shop: ShopAccess
+) -> None:
+    placed = sandbox.place_order(demo.shop.id, [RED, BAG], package_split=[[0], [1]], notify=False)
+    sandbox.advance_order(placed.id, "AWAITING_SHIPMENT", notify=False)
+    first, _ = placed.packages
+    client.ship_package(shop, first, "1Z999", demo.provider_id)
+    [order] = raw_orders(client, shop, placed.id)
+    assert order["status"] == "PARTIALLY_SHIPPING"
+    assert [(line["package_status"], line["tracking_number"]) for line in order["line_items"]] == [
+        ("FULFILLING", "1Z999"),
+        ("PROCESSING", ""),
+    ]
+    assert order["line_items"][0]["shipping_provider_id"] == demo.provider_id
+
+
 # ---------------------------------------------------------------- lifecycle
 
 
@@ -216,9 +232,10 @@ def test_cancellation_sets_cancel_fields_and_webhooks_say_cancel(
     assert cancellation.data["cancellations_role"] == "SELLER"
     assert cancellation.data["cancel_status"] == "CANCELLATION_REQUEST_COMPLETE"
     assert cancellation.data["cancel_id"] and cancellation.data["create_time"] == api["update_time"]
+    other = sandbox.place_order(demo.shop.id, [RED], notify=False)
     with pytest.raises(ValueError, match="cancellation_initiator"):
-        other = sandbox.place_order(demo.shop.id, [RED], notify=False)
         sandbox.advance_order(other.id, "CANCELLED", cancellation_initiator="ROBOT")
+    assert other.status == "ON_HOLD"
 
 
 def test_address_change_keeps_update_time_and_sends_type_3(
