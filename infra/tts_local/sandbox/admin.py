@@ -14,7 +14,14 @@ POST   /_admin/delivery-options      {id, name, provider_ids, type?}
 POST   /_admin/providers             {id, name}
 POST   /_admin/products              {shop_id, id?, title?, skus[]}
 POST   /_admin/orders                {shop_id, id?, status?, items[], package_split?, ...}
-POST   /_admin/orders/{id}/status    {status, notify?}
+POST   /_admin/orders/{id}/status    {status, notify?} (any status, no transition check)
+POST   /_admin/orders/place          {shop_id, items[], id?, paid?, on_hold?, warehouse_id?,
+                                      package_split?, buyer_message?, notify?, at?}
+POST   /_admin/orders/{id}/advance   {status, notify?, at?, cancellation_initiator?,
+                                      cancel_reason?} (valid moves only, else 400)
+POST   /_admin/orders/{id}/address   {notify?, at?, address?} (update_time does not move)
+      these three answer {order, notifications[envelope]}: what TikTok would send for the move
+GET    /_admin/notifications?order_id=&type=  every lifecycle notification, as envelopes
 POST   /_admin/faults                {path, kind, count?, status?, code?, retry_after?, ...}
 DELETE /_admin/faults
 GET    /_admin/requests?path_prefix=  request log; DELETE clears it
@@ -140,6 +147,44 @@ def _dispatch(
         return sandbox.set_order_status(
             match.group(1), body["status"], notify=bool(body.get("notify", True))
         ).to_api()
+    if route == ("POST", "/_admin/orders/place"):
+        order = sandbox.place_order(
+            body["shop_id"],
+            body["items"],
+            order_id=body.get("id"),
+            paid=bool(body.get("paid", True)),
+            on_hold=bool(body.get("on_hold", True)),
+            warehouse_id=body.get("warehouse_id"),
+            package_split=body.get("package_split"),
+            buyer_message=body.get("buyer_message", ""),
+            notify=bool(body.get("notify", True)),
+            at=body.get("at"),
+        )
+        return _order_and_notifications(sandbox, order.id)
+    if method == "POST" and (match := re.fullmatch(r"/_admin/orders/([\w-]+)/advance", path)):
+        before = len(sandbox.notifications_for(match.group(1)))
+        order = sandbox.advance_order(
+            match.group(1),
+            body["status"],
+            notify=bool(body.get("notify", True)),
+            at=body.get("at"),
+            cancellation_initiator=body.get("cancellation_initiator", "BUYER"),
+            cancel_reason=body.get("cancel_reason", "No longer needed"),
+        )
+        return _order_and_notifications(sandbox, order.id, since=before)
+    if method == "POST" and (match := re.fullmatch(r"/_admin/orders/([\w-]+)/address", path)):
+        before = len(sandbox.notifications_for(match.group(1)))
+        order = sandbox.change_address(
+            match.group(1),
+            notify=bool(body.get("notify", True)),
+            at=body.get("at"),
+            address=body.get("address"),
+        )
+        return _order_and_notifications(sandbox, order.id, since=before)
+    if route == ("GET", "/_admin/notifications"):
+        event_type = int(query["type"]) if query.get("type") else None
+        found = sandbox.notifications_for(query.get("order_id") or None, type=event_type)
+        return [n.envelope() for n in found]
     if route == ("POST", "/_admin/faults"):
         return sandbox.inject_fault(
             body.pop("path"), body.pop("kind"), int(body.pop("count", 1)), **body
@@ -173,3 +218,10 @@ def _dispatch(
         )
         return [dataclasses.asdict(d) for d in deliveries]
     raise LookupError(f"{method} {path}")
+
+
+def _order_and_notifications(sandbox: Sandbox, order_id: str, since: int = 0) -> dict[str, Any]:
+    with sandbox.state.lock:
+        order = sandbox.state.orders[order_id].to_api()
+    sent = sandbox.notifications_for(order_id)[since:]
+    return {"order": order, "notifications": [n.envelope() for n in sent]}

@@ -19,9 +19,7 @@ from tts_local.sandbox import errors
 from tts_local.sandbox.errors import ApiFailure
 from tts_local.sandbox.faults import Fault
 from tts_local.sandbox.state import Grant, Order, Package, SandboxState, Shop, package_to_api
-from tts_sync.events.catalogue import BY_NUMBER
-
-EVENT_TYPE_NAMES = {number: spec.name for number, spec in BY_NUMBER.items()}
+from tts_local.sandbox.webhooks import EVENT_TYPE_NUMBERS
 
 MAX_ORDER_IDS = 50
 MAX_PAGE_SIZE = 100
@@ -30,7 +28,7 @@ MAX_QUANTITY = 99_999
 TRACKING_UPDATE_WINDOW = 72 * 3600
 MAX_TRACKING_UPDATES = 3
 MARK_SHIPPED_REGIONS = frozenset({"US", "GB", "UK", "ES", "IE", "IT", "DE", "FR", "JP"})
-WEBHOOK_EVENT_TYPES = frozenset(EVENT_TYPE_NAMES.values())
+WEBHOOK_EVENT_TYPES = frozenset(EVENT_TYPE_NUMBERS)  # what the Event API accepts
 Scope = Literal["shop", "authorization"]
 
 
@@ -134,6 +132,10 @@ def order_detail(state: SandboxState, call: Call) -> dict[str, Any]:
         raise ApiFailure(errors.INVALID_PARAMETER, "ids is required")
     if len(ids) > MAX_ORDER_IDS:
         raise ApiFailure(errors.INVALID_PARAMETER, f"at most {MAX_ORDER_IDS} ids per call")
+    if call.fault is not None and call.fault.kind == "omit_orders":
+        # TikTok can answer code 0 without an order it was asked for.
+        omitted = set(call.fault.order_ids or ids)
+        ids = [i for i in ids if i not in omitted]
     found = [state.orders[i] for i in ids if i in state.orders]
     return {"orders": [o.to_api() for o in found if o.shop_id == call.shop_id]}
 
@@ -149,9 +151,13 @@ def order_search(state: SandboxState, call: Call) -> dict[str, Any]:
     sort_field = call.query.get("sort_field", "create_time")
     if sort_field not in ("create_time", "update_time"):
         raise ApiFailure(errors.INVALID_PARAMETER, "sort_field must be create_time or update_time")
-    descending = call.query.get("sort_order", "DESC") == "DESC"
+    sort_order = call.query.get("sort_order", "DESC")
+    if sort_order not in ("ASC", "DESC"):
+        raise ApiFailure(errors.INVALID_PARAMETER, "sort_order must be ASC or DESC")
     filters = call.json()
     offset = _decode_page_token(call.query.get("page_token", ""))
+    # While TikTok refreshes its index a search can return orders just outside the window.
+    spill = call.fault.spill_seconds if call.fault and call.fault.kind == "range_spill" else 0
 
     def keep(order: Order) -> bool:
         for name, value in filters.items():
@@ -159,10 +165,10 @@ def order_search(state: SandboxState, call: Call) -> dict[str, Any]:
                 if order.status != value:
                     return False
             elif name in ("update_time_ge", "create_time_ge"):
-                if getattr(order, name[:-3]) < int(value):
+                if getattr(order, name[:-3]) < int(value) - spill:
                     return False
             elif name in ("update_time_lt", "create_time_lt"):
-                if getattr(order, name[:-3]) >= int(value):
+                if getattr(order, name[:-3]) >= int(value) + spill:
                     return False
             else:
                 raise ApiFailure(errors.INVALID_PARAMETER, f"unknown filter {name}")
@@ -171,7 +177,7 @@ def order_search(state: SandboxState, call: Call) -> dict[str, Any]:
     matching = sorted(
         (o for o in state.orders.values() if o.shop_id == call.shop_id and keep(o)),
         key=lambda o: (getattr(o, sort_field), o.id),
-        reverse=descending,
+        reverse=sort_order == "DESC",
     )
     page = matching[offset : offset + page_size]
     more = offset + page_size < len(matching)
@@ -358,7 +364,7 @@ def _after_shipment(state: SandboxState, order: Order) -> None:
         order.status = "IN_TRANSIT"
     elif any(i.package_id in shipped for i in items):
         order.status = "PARTIALLY_SHIPPING"
-    order.update_time = _now()
+    order.update_time = max(_now(), order.update_time + 1)  # TikTok's clock never goes back
 
 
 def _check_shippable(order: Order) -> None:
@@ -410,8 +416,7 @@ def mark_shipped(state: SandboxState, call: Call) -> dict[str, Any]:
         shipped_at=_now(),
     )
     state.packages[package.id] = package
-    for item in items:
-        item.package_id = package.id
+    order.attach_package(package, items)
     _after_shipment(state, order)
     return {"package_id": package.id}
 

@@ -8,8 +8,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-FaultKind = Literal["5xx", "timeout", "429", "sku_errors", "token_expired"]
-FAULT_KINDS: tuple[str, ...] = ("5xx", "timeout", "429", "sku_errors", "token_expired")
+FaultKind = Literal[
+    "5xx", "timeout", "429", "sku_errors", "token_expired", "omit_orders", "range_spill"
+]
+FAULT_KINDS: tuple[str, ...] = (
+    "5xx",
+    "timeout",
+    "429",
+    "sku_errors",
+    "token_expired",
+    "omit_orders",
+    "range_spill",
+)
 
 
 @dataclass
@@ -22,6 +32,8 @@ class Fault:
     retry_after: float | None = None  # for 429
     sleep_seconds: float = 3.0  # for timeout: longer than the client's read timeout
     sku_ids: list[str] = field(default_factory=list)  # for sku_errors: empty = every SKU
+    order_ids: list[str] = field(default_factory=list)  # for omit_orders: empty = every order
+    spill_seconds: int = 60  # for range_spill: how far outside the time window results reach
 
     def matches(self, path: str) -> bool:
         if self.path.endswith("*"):

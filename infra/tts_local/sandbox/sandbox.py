@@ -5,6 +5,9 @@ with Sandbox("app-key", "app-secret", port=0) as sandbox:
     ... point the client at sandbox.url ...
     sandbox.inject_fault("/order/202309/orders", "5xx", count=2)
     assert sandbox.requests("/order/")[0]["query"]["shop_cipher"] == demo.shop.cipher
+    order = sandbox.place_order(demo.shop.id, [{"sku_id": ...}], notify=False)  # ON_HOLD
+    sandbox.advance_order(order.id, "AWAITING_SHIPMENT", notify=False)
+    sandbox.notifications_for(order.id)  # what TikTok would have sent, to deliver at will
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from typing import Any
 
 from tts_local.sandbox.endpoints import SandboxOptions
 from tts_local.sandbox.faults import Fault, FaultBook, FaultKind, ShopThrottle
+from tts_local.sandbox.order_lifecycle import line_items_from_specs, status_notification
+from tts_local.sandbox.order_methods import OrderLifecycleMethods
+from tts_local.sandbox.orders import recipient_address
 from tts_local.sandbox.server import SandboxServer, serve_in_thread
 from tts_local.sandbox.state import (
     ACCESS_TOKEN_TTL,
@@ -34,7 +40,6 @@ from tts_local.sandbox.state import (
     Warehouse,
 )
 from tts_local.sandbox.webhooks import (
-    EVENT_TYPE_NUMBERS,
     Delivery,
     Notification,
     Ordering,
@@ -45,7 +50,7 @@ REQUEST_LOG_LIMIT = 10_000
 UNSHIPPED = ("UNPAID", "ON_HOLD", "AWAITING_SHIPMENT", "CANCELLED")
 
 
-class Sandbox:
+class Sandbox(OrderLifecycleMethods):
     def __init__(
         self,
         app_key: str,
@@ -74,6 +79,7 @@ class Sandbox:
         self.webhooks = WebhookSender(app_key, app_secret)
         self.clock_offset = 0.0  # shifts TikTok's clock (timestamp window, token expiry)
         self._log: list[dict[str, Any]] = []
+        self._notifications: list[Notification] = []
         self._log_lock = threading.Lock()
         self._server: SandboxServer | None = None
         self._thread: threading.Thread | None = None
@@ -231,47 +237,39 @@ class Sandbox:
         package_split: Sequence[Sequence[int]] | None = None,
         create_time: int | None = None,
         update_time: int | None = None,
-        recipient: dict[str, str] | None = None,
+        recipient: dict[str, Any] | None = None,
         buyer_email: str = "buyer@example.com",
         warehouse_id: str = "",
     ) -> Order:
-        """items: [{"sku_id", "product_id", "seller_sku", "price", "currency"}];
-        package_split groups item indexes into packages (default: one package for all)."""
+        """An order placed straight in `status`, without webhooks. items: [{"sku_id",
+        "product_id", "seller_sku", "price", "currency", "quantity", "is_gift",
+        "combined_listing_skus", ...}] (see line_items_from_specs: one line per unit);
+        package_split groups line indexes into packages (default: one package for all)."""
         if status not in ORDER_STATUSES:
             raise ValueError(f"unknown order status {status!r}")
         now = int(self.now())
-        order = Order(
-            id=order_id or self.state.next_id("57"),
-            shop_id=shop_id,
-            status=status,
-            create_time=create_time or now,
-            update_time=update_time or create_time or now,
-            line_items=[
-                LineItem(
-                    id=self.state.next_id(),
-                    sku_id=str(i["sku_id"]),
-                    product_id=str(i.get("product_id", "")),
-                    seller_sku=str(i.get("seller_sku", "")),
-                    sale_price=str(i.get("price", "10.00")),
-                    currency=str(i.get("currency", "USD")),
-                )
-                for i in items
-            ],
-            recipient=recipient
-            or {
-                "name": "Alex Buyer",
-                "phone_number": "+1 555 0100",
-                "full_address": "1 Main St, Springfield, IL 62701, US",
-                "postal_code": "62701",
-                "region_code": "US",
-            },
-            buyer_email=buyer_email,
-            warehouse_id=warehouse_id,
-        )
+        created = create_time or now
         with self.state.lock:
+            number = len(self.state.orders)
+            order = Order(
+                id=order_id or self.state.next_id("57"),
+                shop_id=shop_id,
+                status=status,
+                create_time=created,
+                update_time=update_time or created,
+                line_items=line_items_from_specs(self.state, items),
+                recipient=recipient or recipient_address(number),
+                buyer_email=buyer_email,
+                warehouse_id=warehouse_id,
+                paid_time=0 if status == "UNPAID" else created,
+                package_split=[list(g) for g in package_split] if package_split else None,
+            )
+            if status == "CANCELLED":
+                order.cancellation_initiator, order.cancel_reason = "BUYER", "No longer needed"
+                order.request_cancel_time = order.update_time
             self.state.orders[order.id] = order
             if status not in ("UNPAID", "ON_HOLD", "CANCELLED"):
-                groups = package_split or [list(range(len(order.line_items)))]
+                groups = order.package_split or [list(range(len(order.line_items)))]
                 for group in groups:
                     self._add_package(order, [order.line_items[i] for i in group])
         return order
@@ -287,22 +285,20 @@ class Sandbox:
             shipped_at=order.update_time if shipped else None,
         )
         self.state.packages[package.id] = package
-        for item in items:
-            item.package_id = package.id
+        order.attach_package(package, items)
         return package
 
     def set_order_status(self, order_id: str, status: str, *, notify: bool = True) -> Order:
-        """Move an order (as the buyer/TikTok would) and, if the shop registered an
-        ORDER_STATUS_CHANGE webhook, deliver it."""
+        """Put an order in any status (no transition check, unlike advance_order) and, if the
+        shop registered an ORDER_STATUS_CHANGE webhook, deliver it."""
         if status not in ORDER_STATUSES:
             raise ValueError(f"unknown order status {status!r}")
         with self.state.lock:
             order = self.state.orders[order_id]
             order.status = status
             order.update_time = max(order.update_time + 1, int(self.now()))
-            address = self.state.webhooks.get((order.shop_id, "ORDER_STATUS_CHANGE"))
-        if notify and address:
-            self.deliver_webhooks(address, [self.order_status_notification(order)])
+            sent = [status_notification(self.state, order)]
+        self._publish(sent, notify)
         return order
 
     def set_shop_qps(self, shop_id: str, qps: float | None) -> None:
@@ -319,6 +315,7 @@ class Sandbox:
         self.faults.clear()
         self.throttle.reset()
         self.clear_requests()
+        self.clear_notifications()
 
     def seed_demo_data(self) -> Any:
         from tts_local.sandbox.seed import seed_demo_data
@@ -330,7 +327,9 @@ class Sandbox:
     def inject_fault(self, path: str, kind: FaultKind, count: int = 1, **options: Any) -> Fault:
         """Next `count` calls to `path` (exact, or prefix ending in '*') fail as `kind`:
         5xx (status=, code=), timeout (sleep_seconds=), 429 (retry_after=),
-        sku_errors (sku_ids=), token_expired."""
+        sku_errors (sku_ids=), token_expired, omit_orders (order_ids=: Get Order Detail
+        answers code 0 without them), range_spill (spill_seconds=: order search returns
+        orders that far outside the asked time window)."""
         fault = Fault(path=path, kind=kind, remaining=count, **options)
         self.faults.add(fault)
         return fault
@@ -366,16 +365,8 @@ class Sandbox:
     # ------------------------------------------------------------------ webhooks
 
     def order_status_notification(self, order: Order) -> Notification:
-        return Notification(
-            type=EVENT_TYPE_NUMBERS["ORDER_STATUS_CHANGE"],
-            shop_id=order.shop_id,
-            data={
-                "order_id": order.id,
-                "order_status": order.status,
-                "is_on_hold_order": order.status == "ON_HOLD",
-                "update_time": order.update_time,
-            },
-        )
+        with self.state.lock:
+            return status_notification(self.state, order)
 
     def deliver_webhooks(
         self,

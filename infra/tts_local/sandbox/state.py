@@ -9,6 +9,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+# Re-exported: the order model moved to orders.py, and these names are public here too.
+from tts_local.sandbox.orders import LineItem as LineItem
+from tts_local.sandbox.orders import Order as Order
+from tts_local.sandbox.orders import Package as Package
+
 ORDER_STATUSES = (
     "UNPAID",
     "ON_HOLD",
@@ -120,73 +125,6 @@ class DeliveryOption:
 class ShippingProvider:
     id: str
     name: str
-
-
-@dataclass
-class LineItem:
-    id: str
-    sku_id: str
-    product_id: str
-    seller_sku: str
-    sale_price: str
-    currency: str
-    package_id: str = ""
-
-
-@dataclass
-class Order:
-    id: str
-    shop_id: str
-    status: str
-    create_time: int
-    update_time: int
-    line_items: list[LineItem]
-    recipient: dict[str, str]
-    buyer_email: str = ""
-    warehouse_id: str = ""
-    shipping_type: str = "SELLER"
-
-    def to_api(self) -> dict[str, Any]:
-        on_hold = self.status == "ON_HOLD"
-        package_ids = list(dict.fromkeys(i.package_id for i in self.line_items if i.package_id))
-        return {
-            "id": self.id,
-            "status": self.status,
-            "create_time": self.create_time,
-            "update_time": self.update_time,
-            "is_on_hold_order": on_hold,
-            "shipping_type": self.shipping_type,
-            "warehouse_id": self.warehouse_id,
-            # ON_HOLD (buyer's cancellation window): TikTok hides the address.
-            "recipient_address": {} if on_hold else dict(self.recipient),
-            "buyer_email": "" if on_hold else self.buyer_email,
-            "line_items": [
-                {
-                    "id": i.id,
-                    "sku_id": i.sku_id,
-                    "product_id": i.product_id,
-                    "seller_sku": i.seller_sku,
-                    "sale_price": i.sale_price,
-                    "currency": i.currency,
-                    "package_id": i.package_id,
-                    "display_status": self.status,
-                }
-                for i in self.line_items
-            ],
-            "packages": [{"id": package_id} for package_id in package_ids],
-        }
-
-
-@dataclass
-class Package:
-    id: str
-    shop_id: str
-    order_ids: list[str]
-    status: str = "PROCESSING"
-    tracking_number: str = ""
-    shipping_provider_id: str = ""
-    shipped_at: int | None = None
-    tracking_updates: int = 0
 
 
 @dataclass

@@ -18,13 +18,26 @@ import httpx
 
 from tts_local.sandbox.signature import webhook_signature
 from tts_local.webhook_sender import post_signed
-from tts_sync.events.catalogue import BY_NUMBER
 
-EVENT_TYPE_NAMES = {number: spec.name for number, spec in BY_NUMBER.items()}
-
-# The project's one table of event types, inverted. The signer below stays independent on
-# purpose (a shared signing bug would pass our own tests); the names list is just data.
-EVENT_TYPE_NUMBERS: dict[str, int] = {name: number for number, name in EVENT_TYPE_NAMES.items()}
+# TikTok's webhook types, from its docs (tiktok-shop-api.md sections 1 and 4), not from the
+# product's table: the sandbox says what TikTok would say, so a product typo cannot pass here.
+TIKTOK_EVENT_TYPE_NAMES: dict[int, str] = {
+    1: "ORDER_STATUS_CHANGE",
+    2: "REVERSE_STATUS_UPDATE",
+    3: "RECIPIENT_ADDRESS_UPDATE",
+    4: "PACKAGE_UPDATE",
+    5: "PRODUCT_STATUS_CHANGE",
+    6: "SELLER_DEAUTHORIZATION",
+    7: "UPCOMING_AUTHORIZATION_EXPIRATION",
+    11: "CANCELLATION_STATUS_CHANGE",
+    12: "RETURN_STATUS_CHANGE",
+    15: "PRODUCT_INFORMATION_CHANGE",
+    16: "PRODUCT_CREATION",
+    50: "SKU_STATUS_CHANGE",
+}
+EVENT_TYPE_NUMBERS: dict[str, int] = {
+    name: number for number, name in TIKTOK_EVENT_TYPE_NAMES.items()
+}
 Ordering = Literal["as_given", "reversed", "shuffled"]
 
 

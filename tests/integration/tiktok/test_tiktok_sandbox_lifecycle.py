@@ -14,7 +14,7 @@ from tts_local.sandbox import Sandbox
 from tts_local.sandbox.endpoints import WEBHOOK_EVENT_TYPES
 from tts_local.sandbox.server import SandboxServer
 from tts_local.sandbox.webhooks import EVENT_TYPE_NUMBERS
-from tts_sync.events.catalogue import BY_NUMBER
+from tts_sync.events import BY_NUMBER
 
 
 def test_stop_joins_the_server_thread(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -70,8 +70,10 @@ def test_malformed_content_length_is_a_400(sandbox: Sandbox, value: str) -> None
     assert sandbox.requests() == []
 
 
-def test_event_type_numbers_come_from_the_envelope_table() -> None:
-    assert {number: name for name, number in EVENT_TYPE_NUMBERS.items()} == {
-        n: s.name for n, s in BY_NUMBER.items()
+def test_sandbox_event_types_agree_with_every_type_the_product_knows() -> None:
+    # Two tables written from the docs independently: a number either side got wrong shows here.
+    assert {EVENT_TYPE_NUMBERS[spec.name]: spec.name for spec in BY_NUMBER.values()} == {
+        number: spec.name for number, spec in BY_NUMBER.items()
     }
-    assert {s.name for s in BY_NUMBER.values()} == WEBHOOK_EVENT_TYPES
+    assert set(EVENT_TYPE_NUMBERS) == WEBHOOK_EVENT_TYPES
+    assert EVENT_TYPE_NUMBERS["SKU_STATUS_CHANGE"] == 50

@@ -3,60 +3,13 @@ one per POST, with deliberate duplicates and reordering."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import httpx
-import pytest
 
+from tests.integration.tiktok.conftest import Receiver
 from tts_local.sandbox import DemoData, Notification, Sandbox
 from tts_sync.tiktok import ShopAccess, TikTokApiConfig, TikTokClient
-
-
-class Receiver:
-    """A loopback endpoint that records deliveries and answers like our webhook should."""
-
-    def __init__(self, app_key: str, app_secret: str) -> None:
-        self.received: list[tuple[str, bytes]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                return
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["content-length"]))
-                signature = self.headers.get("Authorization", "")
-                receiver.received.append((signature, body))
-                expected = hmac.new(
-                    app_secret.encode(), app_key.encode() + body, hashlib.sha256
-                ).hexdigest()
-                ok = hmac.compare_digest(signature.encode(), expected.encode())
-                self.send_response(200 if ok else 401)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhooks/tiktok"
-        threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-
-    def envelopes(self) -> list[dict[str, Any]]:
-        return [json.loads(body) for _, body in self.received]
-
-
-@pytest.fixture
-def receiver(sandbox: Sandbox) -> Iterator[Receiver]:
-    running = Receiver(sandbox.app_key, sandbox.app_secret)
-    yield running
-    running.server.shutdown()
-    running.server.server_close()
 
 
 def order_event(shop_id: str, order_id: str, status: str, update_time: int) -> Notification:
