@@ -68,3 +68,13 @@ def aws_endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 @pytest.fixture
 def lambda_context() -> FakeLambdaContext:
     return FakeLambdaContext()
+
+
+@pytest.fixture(autouse=True)
+def fresh_metrics() -> Iterator[None]:
+    """Domain code adds metrics that only a handler flushes: none may leak between tests."""
+    from tts_sync.observability import metrics
+
+    metrics.clear_metrics()
+    yield
+    metrics.clear_metrics()

@@ -385,10 +385,11 @@ def test_range_spill_returns_orders_just_outside_the_window(
     for offset in (-30, 0, 50, 100, 130):
         sandbox.seed_order(demo.shop.id, items=[RED], create_time=base + offset)
     window = OrderSearchFilter(update_time_ge=base, update_time_lt=base + 100)
-    assert [o.update_time for o in client.search_orders(shop, window)] == [base + 50, base]
+    # The client always sends sort_order (ASC unless told): oldest first.
+    assert [o.update_time for o in client.search_orders(shop, window)] == [base, base + 50]
     sandbox.inject_fault("/order/202309/orders/search", "range_spill", spill_seconds=20)
     spilled = [o.update_time - base for o in client.search_orders(shop, window)]
-    assert spilled == [100, 50, 0]  # 100 is outside [0, 100): the caller must filter
+    assert spilled == [0, 50, 100]  # 100 is outside [0, 100): the caller must filter
 
 
 # ---------------------------------------------------------------- bulk scenario
