@@ -93,3 +93,25 @@ def http_api_event(
         "body": encoded,
         "isBase64Encoded": base64_body,
     }
+
+
+def template_document(path: Path | None = None) -> dict[str, Any]:
+    """template.yaml as data; CloudFormation tags (!Ref, !GetAtt, ...) become their long form."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+        name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+        if isinstance(node, yaml.ScalarNode):
+            return {name: loader.construct_scalar(node)}
+        return {name: loader.construct_sequence(node, deep=True)}
+
+    Loader.add_multi_constructor("!", intrinsic)
+    text = (path or REPO_ROOT / "template.yaml").read_text()
+    return yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
+
+
+def template_resources() -> dict[str, Any]:
+    return template_document()["Resources"]

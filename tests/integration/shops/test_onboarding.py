@@ -8,7 +8,6 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import yaml
 
 from tests.integration.shops.conftest import (
     APP_KEY,
@@ -21,6 +20,7 @@ from tests.integration.shops.conftest import (
     emitted_metrics,
     oauth_get,
 )
+from tests.support import template_document
 from tts_sync.errors import StorageUnavailableError
 from tts_sync.shops.dynamo_store import DynamoOAuthStateStore
 from tts_sync.shops.models import OAuthState, ShopStatus, ShopTokens, SubscriptionStatus
@@ -91,17 +91,7 @@ def test_callback_stores_every_authorized_shop_and_subscribes_its_webhooks(
 
 
 def _template() -> dict:
-    class Loader(yaml.SafeLoader):
-        pass
-
-    def intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict:
-        name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-        if isinstance(node, yaml.ScalarNode):
-            return {name: loader.construct_scalar(node)}
-        return {name: loader.construct_sequence(node, deep=True)}
-
-    Loader.add_multi_constructor("!", intrinsic)
-    return yaml.load(TEMPLATE.read_text(), Loader=Loader)  # noqa: S506 - a SafeLoader subclass
+    return template_document(TEMPLATE)
 
 
 def test_tokens_are_encrypted_at_rest_under_our_own_rotated_key() -> None:

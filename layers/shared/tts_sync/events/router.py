@@ -52,7 +52,11 @@ class BatchPlan:
     ignored: int = 0
 
 
-_processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+# A batch whose every record failed is reported like any other (the stream retries from the
+# first failure), not raised: raising would count as a function error and bisect for nothing.
+_processor = BatchProcessor(
+    event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False
+)
 
 
 def handle_events_stream(event: dict[str, Any], context: Any, deadline: Deadline) -> dict[str, Any]:

@@ -1,0 +1,164 @@
+"""Webhooks through the Events stream consumer into the order record, against the sandbox:
+one detail call per 50 orders across the batch, failures retried alone, nothing duplicated."""
+
+from __future__ import annotations
+
+import json
+
+from tests.integration.orders.conftest import OrderSync
+from tests.integration.orders.streams import stream_batch
+from tts_local.sandbox.seed import DemoData
+from tts_sync.orders.reservations import ReservationState
+from tts_sync.outbound import OrderEventType
+
+RED = {
+    "sku_id": "1729582718312381001",
+    "product_id": "1729582718312380001",
+    "seller_sku": "MUG-RED",
+    "price": "14.00",
+}
+BLUE = RED | {"sku_id": "1729582718312381002", "seller_sku": "MUG-BLUE"}
+
+
+def envelopes(sync: OrderSync, order_ids: list[str] | None = None) -> list[dict]:
+    return [
+        n.envelope()
+        for n in sync.sandbox.notifications_for()
+        if not order_ids or n.data.get("order_id") in order_ids
+    ]
+
+
+def test_an_order_webhook_hydrates_the_record_reservations_and_events(
+    dynamo_sync: OrderSync,
+) -> None:
+    sync = dynamo_sync
+    order = sync.sandbox.place_order(sync.shop_id, [RED | {"quantity": 2}, BLUE], notify=False)
+    batch = stream_batch(envelopes(sync, [order.id]))
+    assert sync.consume(batch) == {"batchItemFailures": []}
+    stored = sync.store.get(sync.shop_id, order.id)
+    assert stored is not None and stored.record.status == "ON_HOLD"
+    assert stored.record.buyer.recipient_address is None  # hidden during the hold
+    assert stored.pending_events == {}
+    assert sync.publisher.detail_types() == [OrderEventType.CREATED, OrderEventType.ON_HOLD]
+    red = sync.store.reservations(sync.shop_id, RED["sku_id"])
+    assert [(r.state, r.units) for r in red] == [(ReservationState.HELD, 2)]
+    assert sync.detail_calls() == 1
+
+    sync.sandbox.advance_order(order.id, "AWAITING_SHIPMENT", notify=False)
+    sync.sandbox.clear_requests()
+    assert sync.consume(stream_batch(envelopes(sync, [order.id])[-1:])) == {"batchItemFailures": []}
+    stored = sync.store.get(sync.shop_id, order.id)
+    assert stored is not None and stored.record.status == "AWAITING_SHIPMENT"
+    assert stored.record.buyer.recipient_address is not None
+    ready = sync.publisher.published[-1]
+    assert ready.detail_type == OrderEventType.READY_TO_SHIP
+    assert ready.detail.shipping_address is not None  # type: ignore[union-attr]
+    # The whole item went through DynamoDB and back: ids strings, money decimal strings.
+    item = sync.dynamodb.get_item(  # type: ignore[attr-defined]
+        TableName=sync.tables["OrdersTable"],  # type: ignore[attr-defined]
+        Key={"shop_id": {"S": sync.shop_id}, "order_id": {"S": order.id}},
+    )["Item"]
+    assert item["order_id"] == {"S": order.id} and "ship_by" in item
+    assert item["payment"]["M"]["total_amount"]["S"] == stored.record.payment.total_amount
+    assert set(item["buyer"]["M"]) >= {"recipient_address", "user_id", "buyer_email"}
+
+    sync.sandbox.advance_order(order.id, "CANCELLED", notify=False)
+    assert sync.consume(stream_batch(envelopes(sync, [order.id])[-2:])) == {"batchItemFailures": []}
+    red = sync.store.reservations(sync.shop_id, RED["sku_id"])
+    assert [(r.state, r.units) for r in red] == [(ReservationState.RELEASED, 0)]
+    assert sync.publisher.detail_types()[-1] == OrderEventType.CANCELLED
+    assert sync.publisher.detail_types().count(OrderEventType.CANCELLED) == 1
+
+
+def test_one_detail_call_serves_fifty_orders_across_the_batch(memory_sync: OrderSync) -> None:
+    sync = memory_sync
+    orders = [sync.sandbox.place_order(sync.shop_id, [RED], notify=False) for _ in range(120)]
+    batch = stream_batch(envelopes(sync))  # UNPAID + ON_HOLD of each: 240 records
+    assert len(batch["Records"]) == 240
+    assert sync.consume(batch) == {"batchItemFailures": []}
+    assert sync.detail_calls() == 3  # 120 distinct orders, 50 a call
+    calls = sync.sandbox.requests("/order/202309/orders")
+    assert all(len(c["query"]["ids"].split(",")) <= 50 for c in calls)
+    assert len({(o.record.order_id) for o in sync.store.orders.values()}) == len(orders)
+
+
+def test_an_order_the_detail_reply_leaves_out_fails_its_records_alone(
+    memory_sync: OrderSync,
+) -> None:
+    sync = memory_sync
+    kept, dropped = (sync.sandbox.place_order(sync.shop_id, [RED], notify=False) for _ in range(2))
+    sync.sandbox.inject_fault("/order/202309/orders", "omit_orders", order_ids=[dropped.id])
+    batch = stream_batch(envelopes(sync))
+    result = sync.consume(batch)
+    failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
+    expected = {
+        r["dynamodb"]["SequenceNumber"]
+        for r in batch["Records"]
+        if json.loads(r["dynamodb"]["NewImage"]["payload"]["S"])["data"]["order_id"] == dropped.id
+    }
+    assert failed == expected and len(expected) == 2
+    assert (sync.shop_id, kept.id) in sync.store.orders
+    assert (sync.shop_id, dropped.id) not in sync.store.orders
+    # The retry (TikTok answers in full again) stores it, and the kept order is not re-published.
+    before = len(sync.publisher.published)
+    assert sync.consume(batch) == {"batchItemFailures": []}
+    new_events = sync.publisher.published[before:]
+    assert {e.detail.order_id for e in new_events} == {dropped.id}  # type: ignore[union-attr]
+
+
+def test_throttling_and_timeouts_on_detail_lose_nothing(memory_sync: OrderSync) -> None:
+    sync = memory_sync
+    orders = [sync.sandbox.place_order(sync.shop_id, [RED], notify=False) for _ in range(3)]
+    sync.sandbox.inject_fault("/order/202309/orders", "429", count=1, retry_after=0.01)
+    batch = stream_batch(envelopes(sync))
+    assert sync.consume(batch) == {"batchItemFailures": []}  # the client's retry absorbed it
+    sync.sandbox.inject_fault("/order/202309/orders", "timeout", count=5, sleep_seconds=2.5)
+    sync.sandbox.advance_order(orders[0].id, "AWAITING_SHIPMENT", notify=False)
+    late = stream_batch(envelopes(sync, [orders[0].id])[-1:])
+    result = sync.consume(late)
+    assert [f["itemIdentifier"] for f in result["batchItemFailures"]] == [
+        late["Records"][0]["dynamodb"]["SequenceNumber"]
+    ]
+    sync.sandbox.clear_faults()
+    assert sync.consume(late) == {"batchItemFailures": []}
+    assert sync.store.orders[(sync.shop_id, orders[0].id)].record.status == "AWAITING_SHIPMENT"
+    types = sync.publisher.detail_types()
+    assert (
+        types.count(OrderEventType.CREATED) == 3 and types.count(OrderEventType.READY_TO_SHIP) == 1
+    )
+
+
+def test_unknown_types_are_ignored_and_unconnected_shops_skipped(memory_sync: OrderSync) -> None:
+    sync = memory_sync
+    batch = stream_batch(
+        [
+            {
+                "type": 99,
+                "tts_notification_id": "n1",
+                "shop_id": sync.shop_id,
+                "timestamp": 1,
+                "data": {},
+            },
+            {
+                "type": 1,
+                "tts_notification_id": "n2",
+                "shop_id": "999",
+                "timestamp": 1,
+                "data": {"order_id": "5", "order_status": "ON_HOLD"},
+            },
+        ]
+    )
+    assert sync.consume(batch) == {"batchItemFailures": []}
+    assert sync.detail_calls() == 0 and sync.store.orders == {}
+
+
+def test_a_corrupt_record_fails_alone(memory_sync: OrderSync, demo: DemoData) -> None:
+    sync = memory_sync
+    order = sync.sandbox.place_order(sync.shop_id, [RED], notify=False)
+    batch = stream_batch(envelopes(sync, [order.id]))
+    batch["Records"][0]["dynamodb"]["NewImage"]["payload"] = {"S": "{not json"}
+    result = sync.consume(batch)
+    assert result == {
+        "batchItemFailures": [{"itemIdentifier": batch["Records"][0]["dynamodb"]["SequenceNumber"]}]
+    }
+    assert (sync.shop_id, order.id) in sync.store.orders
