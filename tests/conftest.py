@@ -44,6 +44,9 @@ def moto_server() -> Iterator[str]:
 
     from moto.server import ThreadedMotoServer
 
+    from tts_local.stack.moto_atomic import serialize_dynamodb_writes
+
+    serialize_dynamodb_writes()  # DynamoDB's per-item atomicity under concurrent requests
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

@@ -90,6 +90,9 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     from moto.server import ThreadedMotoServer
 
+    from tts_local.stack.moto_atomic import serialize_dynamodb_writes
+
+    serialize_dynamodb_writes()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -52,13 +52,6 @@ class BatchPlan:
     ignored: int = 0
 
 
-# A batch whose every record failed is reported like any other (the stream retries from the
-# first failure), not raised: raising would count as a function error and bisect for nothing.
-_processor = BatchProcessor(
-    event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False
-)
-
-
 def handle_events_stream(event: dict[str, Any], context: Any, deadline: Deadline) -> dict[str, Any]:
     dependencies = order_sync_dependencies()
     plan = BatchPlan()
@@ -74,9 +67,15 @@ def handle_events_stream(event: dict[str, Any], context: Any, deadline: Deadline
         if reason is not None:
             raise RecordNotProcessedError(reason)
 
+    # One processor per batch (it holds the batch's results). A batch whose every record
+    # failed is reported like any other (the stream retries from the first failure), not
+    # raised: raising would count as a function error and bisect for nothing.
+    processor = BatchProcessor(
+        event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False
+    )
     return dict(
         process_partial_response(
-            event=event, record_handler=report, processor=_processor, context=context
+            event=event, record_handler=report, processor=processor, context=context
         )
     )
 
