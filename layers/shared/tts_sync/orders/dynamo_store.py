@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -265,7 +266,7 @@ def _plain_numbers(value: Any) -> Any:
         return {k: _plain_numbers(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain_numbers(v) for v in value]
-    if type(value).__name__ == "Decimal":
+    if isinstance(value, Decimal):
         return int(value)
     return value
 

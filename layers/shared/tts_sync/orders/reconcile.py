@@ -11,14 +11,20 @@ should need.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tts_sync.errors import TtsSyncError
 from tts_sync.observability import MetricUnit, logger, metrics
 from tts_sync.orders.models import OrderRecord, OrderSource
 from tts_sync.orders.ports import OrderApi, ShopAccessSource, WatermarkStore
-from tts_sync.orders.sync import ApplyOutcome, SyncContext, apply_states
+from tts_sync.orders.sync import (
+    PENDING_GRACE_SECONDS,
+    ApplyOutcome,
+    ApplyReport,
+    SyncContext,
+    apply_states,
+    recover_pending,
+)
 from tts_sync.tiktok import Deadline
 from tts_sync.tiktok.models import OrderSearchFilter
 
@@ -93,8 +99,7 @@ def reconcile_shop(
         metrics.add_metric(
             name="OrdersMissedByWebhooks", unit=MetricUnit.Count, value=report.applied
         )
-    recovered = _recover_leftover_events(shop_id, context)
-    report.recovered_events = recovered
+    report.recovered_events += _recover_leftover_events(shop_id, context)
     return report
 
 
@@ -186,13 +191,8 @@ def _apply(
 
 
 def _recover_leftover_events(shop_id: str, context: SyncContext) -> int:
-    from tts_sync.orders.sync import PENDING_GRACE_SECONDS, ApplyReport, recover_pending
-
     older_than_ms = int((context.clock() - PENDING_GRACE_SECONDS) * 1000)
     leftovers = context.store.with_pending_events(shop_id, older_than_ms)
     report = ApplyReport()
     recover_pending(shop_id, leftovers, context, report)
     return report.recovered
-
-
-Clock = Callable[[], float]
