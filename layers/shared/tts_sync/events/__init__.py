@@ -1,5 +1,5 @@
 """The stored webhook event, shared by the intake (writer) and every reader: the type catalogue,
-the envelope, the Events item and its typed stream record."""
+the envelope and the Events item; readers parse stream records with tts_sync.events.stream."""
 
 from tts_sync.events.catalogue import (
     BY_NAME,
@@ -13,12 +13,7 @@ from tts_sync.events.catalogue import (
     type_name,
 )
 from tts_sync.events.envelope import WebhookEnvelope
-from tts_sync.events.stored import (
-    EVENT_RETENTION_SECONDS,
-    EventsStreamRecord,
-    StoredEvent,
-    StoredEventImage,
-)
+from tts_sync.events.stored import EVENT_RETENTION_SECONDS, StoredEvent
 
 __all__ = [
     "BY_NAME",
@@ -29,10 +24,8 @@ __all__ = [
     "Domain",
     "EventData",
     "EventType",
-    "EventsStreamRecord",
     "IdStr",
     "StoredEvent",
-    "StoredEventImage",
     "WebhookEnvelope",
     "type_name",
 ]

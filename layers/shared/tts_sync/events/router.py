@@ -32,7 +32,7 @@ from tts_sync.events.catalogue import (
     ProductStatusChange,
     UpcomingAuthorizationExpiration,
 )
-from tts_sync.events.stored import EventsStreamRecord, StoredEventImage
+from tts_sync.events.stream import EventsStreamRecord, StoredEventImage
 from tts_sync.observability import MetricUnit, logger, metrics
 from tts_sync.orders.hydration import RETRY_OUTCOMES, hydrate_orders
 from tts_sync.orders.runtime import OrderSyncDependencies, order_sync_dependencies

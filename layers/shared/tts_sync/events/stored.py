@@ -1,20 +1,14 @@
-"""The stored webhook event: the Events item the intake writes, and the typed reader of that
-item as the Events table's stream delivers it. Writer and readers share this one module, so an
-attribute renamed here is renamed for everyone."""
+"""The stored webhook event: the Events item the intake writes. Its readers' model is in
+tts_sync.events.stream, next to it, so an attribute renamed here is renamed for them too (and
+the intake's cold start does not pay for the stream parser models)."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from aws_lambda_powertools.utilities.parser.models import (
-    DynamoDBStreamChangedRecordModel,
-    DynamoDBStreamRecordModel,
-)
 from pydantic import BaseModel, ConfigDict
 
-from tts_sync.events.catalogue import EventData
 from tts_sync.events.envelope import WebhookEnvelope
 
 if TYPE_CHECKING:
@@ -54,43 +48,3 @@ class StoredEvent(BaseModel):
         if envelope.tts_notification_id:
             item["notification_id"] = {"S": envelope.tts_notification_id}
         return item
-
-
-class StoredEventImage(BaseModel):
-    """An Events item as read back (stream NewImage, GetItem, Scan), numbers already decoded."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    pk: str
-    event_type: int
-    event_type_name: str = ""
-    shop_id: str
-    event_timestamp: int
-    received_at: datetime
-    payload: str
-    notification_id: str | None = None
-
-    @property
-    def event_key(self) -> str:
-        return self.pk
-
-    def envelope(self) -> WebhookEnvelope:
-        return WebhookEnvelope.model_validate(json.loads(self.payload))
-
-    def typed_data(self) -> EventData | None:
-        """The payload's `data` as its type's model (None for unknown types)."""
-        return self.envelope().typed_data()
-
-
-class EventsStreamChange(DynamoDBStreamChangedRecordModel):
-    NewImage: StoredEventImage | None = None
-
-
-class EventsStreamRecord(DynamoDBStreamRecordModel):
-    """A record of the Events table's stream, parsed by Powertools' BatchProcessor."""
-
-    dynamodb: EventsStreamChange
-
-    @property
-    def event(self) -> StoredEventImage | None:
-        return self.dynamodb.NewImage
