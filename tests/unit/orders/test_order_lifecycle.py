@@ -4,6 +4,7 @@ the newest, each real change is published once, and reservations follow the fina
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from tests.unit.orders.fakes import SHOP_ID, MemoryOrderStore, record, tiktok_order
 from tests.unit.outbound.memory_publisher import MemoryEventPublisher
 from tts_sync.orders.lifecycle import describe_change, is_newer
+from tts_sync.orders.outbound_events import order_events
 from tts_sync.orders.reservations import ReservationState, reservations_for, units_by_sku
 from tts_sync.orders.sync import ApplyOutcome, SyncContext, apply_states
 from tts_sync.outbound import OrderEventType
@@ -166,6 +168,26 @@ def test_a_publish_failure_keeps_the_events_on_the_order_until_published() -> No
     assert again.recovered == 2
     assert events.detail_types() == [OrderEventType.CREATED, OrderEventType.ON_HOLD]
     assert orders.orders[(SHOP_ID, hold.order_id)].pending_events == {}
+
+
+def test_a_newer_state_carries_events_a_dead_writer_left_and_they_go_out_once() -> None:
+    orders, events = MemoryOrderStore(), MemoryEventPublisher()
+    hold, ready = states([("ON_HOLD", 110), ("AWAITING_SHIPMENT", 120)])
+    down = MemoryEventPublisher()  # EventBridge refusing the first state's two events
+    first_events = order_events(describe_change(None, hold), datetime.now(UTC))
+    down.refuse_event_ids = {event.event_id for event in first_events}
+    apply_states(SHOP_ID, [hold], context(orders, down))  # its events stay on the order
+    carried = set(orders.orders[(SHOP_ID, hold.order_id)].pending_events)
+    assert len(carried) == 2
+    apply_states(SHOP_ID, [ready], context(orders, events))  # within the grace period
+    assert events.detail_types() == [OrderEventType.READY_TO_SHIP]
+    assert set(orders.orders[(SHOP_ID, hold.order_id)].pending_events) == carried
+    later = SyncContext(store=orders, publisher=events, clock=lambda: 1_700_000_000.0 + 60)
+    recovered = apply_states(SHOP_ID, [ready], later)
+    assert recovered.recovered == 2
+    assert sorted(events.detail_types()) == sorted(
+        [OrderEventType.READY_TO_SHIP, OrderEventType.CREATED, OrderEventType.ON_HOLD]
+    )
 
 
 def test_a_storage_failure_on_one_order_leaves_the_others_of_the_batch_applied() -> None:
