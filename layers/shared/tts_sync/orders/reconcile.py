@@ -93,8 +93,8 @@ def reconcile_shop(
         metrics.add_metric(
             name="OrdersMissedByWebhooks", unit=MetricUnit.Count, value=report.applied
         )
-    recovered = _recover_leftover_events(shop_id, context)
-    report.recovered_events = recovered
+    # Added to what the apply path recovered on the orders it re-read (not replacing it).
+    report.recovered_events += _recover_leftover_events(shop_id, context)
     return report
 
 
