@@ -3,6 +3,7 @@ the order, published by the next reconciliation run exactly once (PendingEventsI
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -158,3 +159,25 @@ def test_events_left_pending_are_published_by_the_next_run_exactly_once(
 
     again = run_job({"job": "reconcile", "shop_id": sync.shop_id})
     assert again["recovered_events"] == 0 and len(publisher.published) == 4
+
+
+def test_the_reservations_console_job_lists_what_open_orders_hold(dynamo_sync: OrderSync) -> None:
+    sync = dynamo_sync
+    now = int(time.time())
+    two = sync.sandbox.place_order(
+        sync.shop_id, [RED | {"quantity": 2}], notify=False, on_hold=False, at=now - 900
+    )
+    one = sync.sandbox.place_order(sync.shop_id, [RED], notify=False, at=now - 800)
+    gone = sync.sandbox.place_order(sync.shop_id, [RED], notify=False, at=now - 700)
+    sync.sandbox.advance_order(gone.id, "CANCELLED", notify=False, at=now - 600)
+    assert run_job({"job": "reconcile", "shop_id": sync.shop_id})["missed_by_webhooks"] == 3
+
+    result = run_job({"job": "reservations", "shop_id": sync.shop_id, "sku_id": RED["sku_id"]})
+
+    assert result["shop_id"] == sync.shop_id and result["sku_id"] == RED["sku_id"]
+    assert result["held_units"] == 3
+    by_order = {r["order_id"]: (r["state"], r["units"]) for r in result["reservations"]}
+    assert by_order == {two.id: ("held", 2), one.id: ("held", 1), gone.id: ("released", 0)}
+    json.dumps(result)  # what the console shows: plain JSON
+    empty = run_job({"job": "reservations", "shop_id": sync.shop_id, "sku_id": "404"})
+    assert empty == {"shop_id": sync.shop_id, "sku_id": "404", "held_units": 0, "reservations": []}
