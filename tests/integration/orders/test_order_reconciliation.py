@@ -7,12 +7,15 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import FakeLambdaContext, load_function
 from tests.integration.orders.conftest import OrderSync, connect_shops, run_job
 from tests.integration.orders.streams import stream_batch
+from tests.integration.shops.conftest import emitted_metrics
 from tts_sync.orders.reconcile import APPLY_EVERY
 from tts_sync.outbound import OrderEventType
 
@@ -25,6 +28,7 @@ RED = {
     "price": "14.00",
 }
 SEARCH = "/order/202309/orders/search"
+CONSOLE_EVENTS = Path(__file__).resolve().parents[3] / "events" / "console"
 
 
 def place(sync: OrderSync, count: int, *, start: int, step: int = 5, shop_id: str = "") -> list:
@@ -202,3 +206,60 @@ def test_a_failing_shop_is_reported_and_the_others_go_on(
     after = run_job({"job": "reconcile"})
     assert after["failed_shops"] == [] and after["missed_by_webhooks"] == 2
     assert watermark(sync, failed["shop_id"]) == max(update_times(sync, failed["shop_id"]).values())
+
+
+def test_the_console_reconcile_event_runs_through_the_function_and_counts_the_misses(
+    dynamo_sync: OrderSync, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sync = dynamo_sync
+    console = json.loads((CONSOLE_EVENTS / "order_sync_reconcile_one_shop.json").read_text())
+    assert console == {"job": "reconcile", "shop_id": sync.shop_id}  # the demo shop
+    now = int(time.time())
+    place(sync, 3, start=now - 900)
+    handler = load_function("order_sync").lambda_handler
+    report = handler(console, FakeLambdaContext(300_000))
+    assert report["missed_by_webhooks"] == 3 and report["deferred_shops"] == []
+    metrics = emitted_metrics(capsys.readouterr().out)
+    assert metrics.count("OrdersMissedByWebhooks") == 3
+    assert handler(console, FakeLambdaContext(300_000))["missed_by_webhooks"] == 0
+    assert "OrdersMissedByWebhooks" not in emitted_metrics(capsys.readouterr().out)
+    # Too little time left to start a shop: it is deferred to the next run, not half done.
+    short = handler(console, FakeLambdaContext(10_000))
+    assert short["deferred_shops"] == [sync.shop_id] and short["shops"] == 0
+
+
+def test_a_page_failing_mid_run_keeps_what_was_applied_and_holds_the_watermark(
+    dynamo_sync: OrderSync,
+) -> None:
+    sync = dynamo_sync
+    now = int(time.time())
+    place(sync, 5, start=now - 5_000)
+    run_job({"job": "reconcile", "shop_id": sync.shop_id})
+    mark = watermark(sync)
+    orders = place(sync, 150, start=now - 3_000, step=10)
+    armed: list[bool] = []
+
+    def tiktok_fails_once_the_first_page_is_in(sync: OrderSync = sync) -> float:
+        stored = sync.dynamodb.scan(  # type: ignore[attr-defined]
+            TableName=sync.tables["OrdersTable"],  # type: ignore[attr-defined]
+            Select="COUNT",
+        )["Count"]
+        if stored >= APPLY_EVERY and not armed:  # 5 earlier orders + 95 of this run
+            armed.append(True)  # TikTok starts failing while the run is under way
+            sync.sandbox.inject_fault(SEARCH, "5xx", count=3, status=502)
+        return 50.0
+
+    report = run_job(
+        {"job": "reconcile", "shop_id": sync.shop_id},
+        deadline=tiktok_fails_once_the_first_page_is_in,
+    )
+    assert armed and [f["shop_id"] for f in report["failed_shops"]] == [sync.shop_id]
+    kept = [o for o in orders if sync.store.get(sync.shop_id, o.id) is not None]
+    assert len(kept) == APPLY_EVERY - 5  # the first page (5 known + 95 new) stays applied
+    assert watermark(sync) == mark  # not past what the failed run may have missed
+
+    after = run_job({"job": "reconcile", "shop_id": sync.shop_id})
+    assert after["failed_shops"] == [] and after["missed_by_webhooks"] == 150 - len(kept)
+    assert watermark(sync) == max(update_times(sync)[o.id] for o in orders)
+    assert set(created_per_order(sync).values()) == {1} and len(created_per_order(sync)) == 155
+    assert len(event_ids(sync)) == len(set(event_ids(sync)))
