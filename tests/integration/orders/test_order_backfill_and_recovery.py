@@ -89,6 +89,7 @@ def test_a_backfill_imports_the_window_and_reports_it(dynamo_sync: OrderSync) ->
         (5, 6, "backfill: `to` must be after `from`"),
         (5, 5, "backfill: `to` must be after `from`"),
         (95, 80, "backfill: a backfill reaches at most 90 days back"),
+        (-1, -2, "backfill: `from` is in the future"),
     ],
 )
 def test_a_backfill_outside_the_allowed_range_is_refused(
