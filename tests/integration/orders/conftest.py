@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import boto3
@@ -169,4 +169,73 @@ def dynamo_sync(aws_endpoint: str, sandbox: Sandbox, demo: DemoData) -> Iterator
     reset_container()
 
 
-__all__ = ["DynamoShopStore", "OrderSync", "api_client", "create_tables"]
+@pytest.fixture
+def jobs_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The order sync function's configuration (the stores themselves come from the override):
+    the defaults of template.yaml's schedules, read afresh."""
+    for name in (
+        "ORDERS_TABLE_NAME",
+        "RESERVATIONS_TABLE_NAME",
+        "CATALOG_TABLE_NAME",
+        "SYNC_STATE_TABLE_NAME",
+        "OUTBOUND_EVENT_BUS_NAME",
+    ):
+        monkeypatch.setenv(name, f"overridden-{name.lower()}")
+    reset_container()
+    yield
+    reset_container()
+
+
+def run_job(event: dict[str, Any], deadline: Any = None) -> dict[str, Any]:
+    """One invocation of the order sync function's entry logic (schedule or console)."""
+    from tts_sync.orders.jobs import handle_order_sync_event
+
+    return handle_order_sync_event(event, deadline or (lambda: 250.0))
+
+
+def connect_shops(sync: OrderSync, *shop_ids: str) -> DynamoShopStore:
+    """Shops onboarded for real: grants issued by the sandbox, stored in a Shops table shaped
+    like template.yaml's, read by the product's StoreShopAccess. The sync's dependencies then
+    name every connected shop (what the schedule's {"job": "reconcile"} walks)."""
+    from tts_sync.orders.runtime import StoreShopAccess
+    from tts_sync.shops.models import Shop, ShopTokens
+
+    dynamodb = sync.dynamodb  # type: ignore[attr-defined]
+    table = create_tables(dynamodb, "ShopsTable")["ShopsTable"]
+    store = DynamoShopStore(dynamodb, table)
+    now = int(time.time())
+    for shop_id in shop_ids:
+        shop = sync.sandbox.state.shops.get(shop_id) or sync.sandbox.seed_shop(shop_id)
+        grant = sync.sandbox.issue_token([shop.id])
+        store.save_authorization(
+            Shop(
+                shop_id=shop.id,
+                cipher=shop.cipher,
+                name=shop.name,
+                open_id=grant.open_id,
+                tokens=ShopTokens.model_validate(
+                    {
+                        "access_token": grant.access_token,
+                        "access_token_expires_at": grant.access_token_expire_in,
+                        "refresh_token": grant.refresh_token,
+                        "refresh_token_expires_at": grant.refresh_token_expire_in,
+                    }
+                ),
+                authorized_at=now - 60,
+                updated_at=now - 60,
+            )
+        )
+    dependencies = replace(sync.dependencies, shops=store, shop_access=StoreShopAccess(store))
+    sync.dependencies = dependencies
+    override_dependencies(dependencies)
+    return store
+
+
+__all__ = [
+    "DynamoShopStore",
+    "OrderSync",
+    "api_client",
+    "connect_shops",
+    "create_tables",
+    "run_job",
+]

@@ -1,16 +1,15 @@
 """The token-refresh function end to end: hourly schedule, on-demand refresh inside the client,
-type-6/7 webhooks from the Events table's stream, the ops console event."""
+the ops console event. Type-6/7 webhooks reach the shops through the Events stream's one
+consumer: test_shop_lifecycle_webhooks.py."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import boto3
 import pytest
 
 from tests.conftest import FakeLambdaContext, load_function
@@ -24,12 +23,10 @@ from tests.integration.shops.conftest import (
     seed_shop,
     token_refresh,
 )
-from tts_sync.events import StoredEvent
 from tts_sync.shops import tokens as tokens_module
 from tts_sync.shops.jobs import InvalidTokenRefreshEventError
 from tts_sync.shops.models import (
     Shop,
-    ShopNotUsableError,
     ShopStatus,
     ShopTokens,
     SubscriptionStatus,
@@ -43,8 +40,6 @@ from tts_sync.tiktok import (
     TikTokClient,
     TikTokPermanentError,
 )
-from tts_sync.webhooks.dynamo_store import DynamoEventStore
-from tts_sync.webhooks.envelope import parse_envelope
 
 DAY = 86_400
 CONSOLE_EVENTS = Path(__file__).resolve().parents[3] / "events" / "console"
@@ -542,166 +537,6 @@ def test_expired_access_token_is_refreshed_once_through_the_store(wiring: Wiring
     # A second caller still holding the old token gets the stored one, no second refresh.
     assert wiring.client.get_warehouses(shop.access())
     assert len(wiring.sandbox.requests("/api/v2/token/refresh")) == 1
-
-
-# ---------------------------------------------------------------- type 6 / 7 from the stream
-
-
-@pytest.fixture
-def events_stream(stack, aws_endpoint):
-    """The Events table with its stream, written by the webhook intake's own adapter."""
-    dynamodb = stack["dynamodb"]
-    name = f"events-{uuid.uuid4().hex[:8]}"
-    dynamodb.create_table(
-        TableName=name,
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
-    )
-    stream_arn = dynamodb.describe_table(TableName=name)["Table"]["LatestStreamArn"]
-    store = DynamoEventStore(dynamodb, name, "unused-quarantine")
-    streams = boto3.client("dynamodbstreams", endpoint_url=aws_endpoint)
-
-    def deliver(*bodies: dict) -> dict:
-        from datetime import UTC, datetime
-
-        for body in bodies:
-            raw = json.dumps(body).encode()
-            envelope = parse_envelope(raw)
-            store.put_if_absent(
-                StoredEvent(
-                    event_key=envelope.event_key,
-                    envelope=envelope,
-                    payload=raw.decode(),
-                    received_at=datetime.now(UTC),
-                )
-            )
-        shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]
-        iterator = streams.get_shard_iterator(
-            StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        records = streams.get_records(ShardIterator=iterator)["Records"]
-        for record in records:
-            record["eventSourceARN"] = stream_arn
-            record["dynamodb"]["ApproximateCreationDateTime"] = int(time.time())
-        return {"Records": json.loads(json.dumps(records, default=str))}
-
-    return deliver
-
-
-def webhook(type_: int, shop_id: str, timestamp: int, **data: str) -> dict:
-    return {
-        "type": type_,
-        "tts_notification_id": uuid.uuid4().hex,
-        "shop_id": shop_id,
-        "timestamp": timestamp,
-        "data": {"message": "m", **data},
-    }
-
-
-def test_type_7_and_type_6_webhooks_mark_the_shops(wiring: Wiring, events_stream, capsys) -> None:
-    expiring = seed_shop(wiring, access_ttl=5 * DAY)
-    leaving = seed_shop(wiring, access_ttl=5 * DAY)
-    now = int(time.time())
-    batch = events_stream(
-        webhook(7, expiring.shop_id, now, expiration_time=str(now + 30 * DAY)),
-        webhook(6, leaving.shop_id, now),
-    )
-    assert token_refresh(batch) == {"batchItemFailures": []}
-    marked = wiring.store.get(expiring.shop_id)
-    assert marked is not None and marked.status is ShopStatus.REAUTHORIZATION_REQUIRED
-    assert marked.authorization_expires_at == now + 30 * DAY
-    assert marked.tokens == expiring.tokens  # still usable until the authorization lapses
-    gone = wiring.store.get(leaving.shop_id)
-    assert gone is not None and gone.status is ShopStatus.DEAUTHORIZED and gone.tokens is None
-    with pytest.raises(ShopNotUsableError):
-        gone.access()
-    metrics = emitted_metrics(capsys.readouterr().out)
-    assert {"ShopReauthorizationRequired", "ShopDeauthorized"} <= set(metrics)
-    # The deauthorized shop is left alone by the hourly run.
-    wiring.clock.advance(6 * DAY)
-    report = token_refresh(SCHEDULED_EVENT)
-    assert report["skipped"] == 1 and report["refreshed"] == 1
-
-
-def test_webhook_older_than_the_last_consent_changes_nothing(wiring: Wiring, events_stream) -> None:
-    shop = seed_shop(wiring, access_ttl=5 * DAY)  # authorized a minute ago
-    batch = events_stream(webhook(6, shop.shop_id, int(time.time()) - 3600))
-    assert token_refresh(batch) == {"batchItemFailures": []}
-    stored = wiring.store.get(shop.shop_id)
-    assert stored is not None and stored.status is ShopStatus.ACTIVE and stored.tokens
-
-
-def test_an_unreadable_expiration_time_still_marks_the_shop(
-    wiring: Wiring, events_stream, capsys
-) -> None:
-    shop = seed_shop(wiring, access_ttl=5 * DAY)
-    now = int(time.time())
-    batch = events_stream(webhook(7, shop.shop_id, now, expiration_time="soon-ish"))
-    assert token_refresh(batch) == {"batchItemFailures": []}
-    stored = wiring.store.get(shop.shop_id)
-    assert stored is not None and stored.status is ShopStatus.REAUTHORIZATION_REQUIRED
-    assert stored.status_reason == "authorization_expiring"
-    assert stored.authorization_expires_at is None
-    assert emitted_metrics(capsys.readouterr().out).count("ShopReauthorizationRequired") == 1
-
-
-def test_daily_type_7_reminders_alarm_once(wiring: Wiring, events_stream, capsys) -> None:
-    shop = seed_shop(wiring, access_ttl=5 * DAY)
-    now = int(time.time())
-    expiry = str(now + 30 * DAY)
-    first = events_stream(webhook(7, shop.shop_id, now, expiration_time=expiry))
-    assert token_refresh(first) == {"batchItemFailures": []}
-    version = wiring.store.get(shop.shop_id).version  # type: ignore[union-attr]
-    again = events_stream(webhook(7, shop.shop_id, now + 1, expiration_time=expiry))
-    assert token_refresh({"Records": again["Records"][-1:]}) == {"batchItemFailures": []}
-    stored = wiring.store.get(shop.shop_id)
-    assert stored is not None and stored.version == version
-    assert stored.authorization_expires_at == now + 30 * DAY
-    assert emitted_metrics(capsys.readouterr().out).count("ShopReauthorizationRequired") == 1
-
-
-def test_a_bad_record_fails_alone(wiring: Wiring, events_stream) -> None:
-    broken, leaving = seed_shop(wiring, access_ttl=5 * DAY), seed_shop(wiring, access_ttl=5 * DAY)
-    now = int(time.time())
-    batch = events_stream(webhook(6, broken.shop_id, now), webhook(6, leaving.shop_id, now))
-    batch["Records"][0]["dynamodb"]["NewImage"]["payload"] = {"S": "{not json"}
-    result = token_refresh(batch)
-    bad = batch["Records"][0]["dynamodb"]["SequenceNumber"]
-    assert result == {"batchItemFailures": [{"itemIdentifier": bad}]}
-    assert wiring.store.get(broken.shop_id).status is ShopStatus.ACTIVE  # type: ignore[union-attr]
-    stored = wiring.store.get(leaving.shop_id)
-    assert stored is not None and stored.status is ShopStatus.DEAUTHORIZED
-
-
-def test_stream_records_need_no_app_credentials(
-    stack, events_stream, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Default wiring with an unreadable secret: type 6/7 only touch the Shops table."""
-    from tts_sync.shops.dynamo_store import DynamoShopStore
-
-    monkeypatch.setenv("APP_CREDENTIALS_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:1:secret:x")
-    store = DynamoShopStore(stack["dynamodb"], stack["shops"])
-    store.save_authorization(
-        Shop(
-            shop_id="7001",
-            cipher="c",
-            tokens=ShopTokens.model_validate(
-                {
-                    "access_token": "TTP_a",
-                    "access_token_expires_at": 1,
-                    "refresh_token": "TTR_a",
-                    "refresh_token_expires_at": 2,
-                }
-            ),
-            authorized_at=1,
-            updated_at=1,
-        )
-    )
-    batch = events_stream(webhook(6, "7001", int(time.time())))
-    assert token_refresh(batch) == {"batchItemFailures": []}
-    assert store.get("7001").status is ShopStatus.DEAUTHORIZED  # type: ignore[union-attr]
 
 
 # ---------------------------------------------------------------- ops console events

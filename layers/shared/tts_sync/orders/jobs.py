@@ -11,10 +11,9 @@ their `job` field (the schedules' Input in template.yaml sets it).
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from tts_sync.config import load_config
 from tts_sync.errors import TtsSyncError
@@ -50,8 +49,9 @@ class ShipDeadlines(_Job):
 class Backfill(_Job):
     job: Literal["backfill"]
     shop_id: ShopId
-    start: datetime = Field(alias="from")
-    end: datetime = Field(alias="to")
+    # With a zone ("...Z"): a naive time would be read in the container's local zone.
+    start: AwareDatetime = Field(alias="from")
+    end: AwareDatetime = Field(alias="to")
 
 
 class RejectedListings(_Job):
@@ -76,7 +76,7 @@ JOB_NAMES = ("reconcile", "ship_deadlines", "backfill", "rejected_listings", "re
 
 
 def handle_order_sync_event(event: Any, deadline: Deadline) -> dict[str, Any]:
-    job = _parse(event)
+    job = parse_order_sync_event(event)
     dependencies = order_sync_dependencies()
     if isinstance(job, Reconcile):
         return _reconcile(job, dependencies, deadline)
@@ -168,7 +168,10 @@ def _backfill(
     return result
 
 
-def _parse(event: Any) -> Reconcile | ShipDeadlines | Backfill | RejectedListings | Reservations:
+def parse_order_sync_event(
+    event: Any,
+) -> Reconcile | ShipDeadlines | Backfill | RejectedListings | Reservations:
+    """The job `event` asks for; InvalidOrderSyncEventError says precisely what is wrong."""
     if not isinstance(event, dict) or event.get("job") not in JOB_NAMES:
         raise InvalidOrderSyncEventError(
             f'expected a JSON object with "job" one of {", ".join(JOB_NAMES)} '

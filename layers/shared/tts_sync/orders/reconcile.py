@@ -59,7 +59,8 @@ class ShopSyncReport:
 
 
 class BackfillRangeError(TtsSyncError):
-    """The backfill window is empty, longer than 30 days or reaches past 90 days back."""
+    """The backfill window is empty, longer than 30 days, reaches past 90 days back or starts
+    in the future."""
 
 
 def reconcile_shop(
@@ -99,6 +100,7 @@ def reconcile_shop(
         metrics.add_metric(
             name="OrdersMissedByWebhooks", unit=MetricUnit.Count, value=report.applied
         )
+    # Added to what the apply path recovered on the orders it re-read (not replacing it).
     report.recovered_events += _recover_leftover_events(shop_id, context)
     return report
 
@@ -120,6 +122,8 @@ def backfill_shop(
         raise BackfillRangeError("a backfill window is at most 30 days: split it")
     if start < now - MAX_BACKFILL_AGE_SECONDS:
         raise BackfillRangeError("a backfill reaches at most 90 days back")
+    if start >= now:  # a typo'd year would otherwise "import" nothing, successfully
+        raise BackfillRangeError("`from` is in the future")
     return sync_window(
         shop_id,
         start,

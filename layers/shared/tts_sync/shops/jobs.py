@@ -29,7 +29,8 @@ from tts_sync.tiktok.retry import Deadline
 
 
 class InvalidTokenRefreshEventError(TtsSyncError):
-    """The event is neither a schedule, a stream batch nor {"shop_id": "<digits>"}."""
+    """The event is neither a schedule nor {"shop_id": "<digits>"} (stream batches go to the
+    Events stream's consumer)."""
 
 
 class ForcedRefresh(BaseModel):
@@ -41,7 +42,7 @@ class ForcedRefresh(BaseModel):
 def handle_token_refresh_event(event: Any, context: Any, deadline: Deadline) -> dict[str, Any]:
     if not isinstance(event, dict):
         raise InvalidTokenRefreshEventError(
-            'expected a JSON object: a schedule event, stream records, or {"shop_id": "..."}'
+            'expected a JSON object: a schedule event or {"shop_id": "..."}'
         )
     if "Records" in event:
         raise InvalidTokenRefreshEventError(
