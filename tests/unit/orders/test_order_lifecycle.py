@@ -190,6 +190,24 @@ def test_a_newer_state_carries_events_a_dead_writer_left_and_they_go_out_once() 
     )
 
 
+def test_a_newer_state_after_the_grace_period_publishes_the_dead_writers_events_too() -> None:
+    orders, events = MemoryOrderStore(), MemoryEventPublisher()
+    hold, ready = states([("ON_HOLD", 110), ("AWAITING_SHIPMENT", 120)])
+    down = MemoryEventPublisher()
+    down.refuse_event_ids = {
+        event.event_id for event in order_events(describe_change(None, hold), datetime.now(UTC))
+    }
+    apply_states(SHOP_ID, [hold], context(orders, down))
+    later = SyncContext(store=orders, publisher=events, clock=lambda: 1_700_000_000.0 + 60)
+    apply_states(SHOP_ID, [ready], later)
+    assert events.detail_types() == [
+        OrderEventType.CREATED,
+        OrderEventType.ON_HOLD,
+        OrderEventType.READY_TO_SHIP,
+    ]
+    assert orders.orders[(SHOP_ID, hold.order_id)].pending_events == {}
+
+
 def test_a_storage_failure_on_one_order_leaves_the_others_of_the_batch_applied() -> None:
     store, publisher = MemoryOrderStore(), MemoryEventPublisher()
     good = record(tiktok_order("good", "ON_HOLD", 110))

@@ -146,6 +146,14 @@ def _apply_one(
                 source=record.source.value,
             )
             stored[record.order_id] = item
+            if current is not None and _stale_pending(current, context):
+                # A dead writer's events ride along with ours (oldest first), not left waiting.
+                carried = [
+                    OutboundEvent.model_validate_json(body)
+                    for event_id, body in current.pending_events.items()
+                    if event_id not in {event.event_id for event in events}
+                ]
+                events = carried + events
             return ApplyOutcome.APPLIED, events
         # Lost a race: someone wrote this order since we read it. Decide again on theirs.
         latest = context.store.get_many(record.shop_id, [record.order_id])
