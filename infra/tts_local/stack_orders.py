@@ -116,9 +116,7 @@ def drain_queue(sqs: Any, queue_url: str, *, timeout: float = 20.0) -> list[dict
     raise TimeoutError(f"{queue_url} still had messages after {timeout} s ({len(bodies)} read)")
 
 
-def wait_until(
-    condition: Callable[[], bool], *, timeout: float, interval: float = 0.2
-) -> bool:
+def wait_until(condition: Callable[[], bool], *, timeout: float, interval: float = 0.2) -> bool:
     """Polls `condition` until it holds (True) or the deadline passes (False)."""
     deadline = time.monotonic() + timeout
     while True:
