@@ -15,12 +15,15 @@ from typing import Any
 import boto3
 import httpx
 
+from tts_local.demo_orders import run_order_act
 from tts_local.webhook_sender import post_signed
 from tts_sync.shops.dynamo_store import shop_from_item
 from tts_sync.webhooks.envelope import InvalidPayloadError, parse_envelope
 
 SAMPLES = Path(__file__).resolve().parents[2] / "events" / "webhooks"
 WEBHOOK_PATH = "/webhooks/tiktok"
+# Sent last, on its own: it deletes the shop's tokens, which everything before needs.
+DEAUTHORIZATION_SAMPLE = "seller_deauthorization"
 
 
 @dataclass
@@ -48,7 +51,9 @@ def _fresh(sample: str, **changes: Any) -> bytes:
 
 
 def build_burst() -> list[Delivery]:
-    samples = sorted(path.stem for path in SAMPLES.glob("*.json"))
+    samples = sorted(
+        path.stem for path in SAMPLES.glob("*.json") if path.stem != DEAUTHORIZATION_SAMPLE
+    )
     burst = [Delivery(f"{name}", _fresh(name), 200, stored=True) for name in samples]
     first = burst[0].body
     burst += [
@@ -172,7 +177,11 @@ def run_demo(
     if len(quarantined) != len(bad_body_hashes):
         failures += 1
         out("  <-- MISMATCH: the signed non-envelope body was not quarantined")
-    failures += follow_deauthorization(ready, dynamodb, out)
+    with httpx.Client(timeout=30) as client:
+        shop_id = json.loads((SAMPLES / f"{DEAUTHORIZATION_SAMPLE}.json").read_text())["shop_id"]
+        sqs = boto3.client("sqs", endpoint_url=ready["aws_endpoint_url"])
+        failures += run_order_act(ready, shop_id, dynamodb, sqs, client, out)
+        failures += follow_deauthorization(ready, dynamodb, out, url, app_key, app_secret, client)
     refused = sum(1 for d in burst if d.status in (401, 413))
     acknowledged = sum(1 for d in burst if d.status == 200) + len(racing)
     verdict = "all as expected" if not failures else f"{failures} unexpected result(s)"
@@ -210,13 +219,24 @@ def connect_sandbox_shop(
     return 0
 
 
-def follow_deauthorization(ready: dict[str, Any], dynamodb: Any, out: Callable[[str], None]) -> int:
-    """The burst's type-6 webhook flows Events stream -> TokenRefreshFunction: wait for the shop
-    it names to be marked deauthorized (the stream is polled, so this takes a moment)."""
+def follow_deauthorization(
+    ready: dict[str, Any],
+    dynamodb: Any,
+    out: Callable[[str], None],
+    url: str,
+    app_key: str,
+    app_secret: str,
+    client: httpx.Client,
+) -> int:
+    """The seller removes the app: its type-6 webhook flows Events stream -> EventRouterFunction;
+    wait for the shop it names to be marked deauthorized (the stream is polled, so this takes a
+    moment)."""
     if not ready.get("sandbox_url") or "ShopsTable" not in ready["resources"]:
         return 0
-    deauthorization = json.loads((SAMPLES / "seller_deauthorization.json").read_text())
-    key = {"pk": {"S": deauthorization["shop_id"]}}
+    body = _fresh(DEAUTHORIZATION_SAMPLE)
+    status = post_signed(url, body, app_key, app_secret, client=client).status_code
+    out(f"\nThe seller removes the app: {DEAUTHORIZATION_SAMPLE}.json delivered, {status}")
+    key = {"pk": {"S": json.loads(body)["shop_id"]}}
     deadline = time.monotonic() + 20
     shop = None
     while time.monotonic() < deadline:
@@ -226,8 +246,8 @@ def follow_deauthorization(ready: dict[str, Any], dynamodb: Any, out: Callable[[
         shop = shop_from_item(item) if item else None
         if shop is not None and shop.status.value == "deauthorized":
             out(
-                f"\nThe SELLER_DEAUTHORIZATION webhook went Events stream -> TokenRefreshFunction:"
-                f" shop {shop.shop_id} is now {shop.status.value}, tokens deleted: "
+                f"  Events stream -> EventRouterFunction: shop {shop.shop_id} is now "
+                f"{shop.status.value}, tokens deleted: "
                 f"{shop.tokens is None}"
             )
             return 0
