@@ -24,6 +24,8 @@ SAMPLES = Path(__file__).resolve().parents[2] / "events" / "webhooks"
 WEBHOOK_PATH = "/webhooks/tiktok"
 # Sent last, on its own: it deletes the shop's tokens, which everything before needs.
 DEAUTHORIZATION_SAMPLE = "seller_deauthorization"
+# What the orders the samples name hold (the demo shop's red mug).
+SAMPLE_ITEM = {"sku_id": "1729582718312381001", "product_id": "1729582718312380001", "price": "14"}
 
 
 @dataclass
@@ -90,6 +92,7 @@ def run_demo(
     dynamodb = boto3.client("dynamodb", endpoint_url=ready["aws_endpoint_url"])
     with httpx.Client(timeout=10) as client:
         failures = connect_sandbox_shop(ready, client, dynamodb, out)
+        seed_sample_orders(ready, client)
         # Built after the consent: a webhook older than the shop's authorization is stale.
         burst = build_burst()
         for delivery in burst:
@@ -219,6 +222,45 @@ def connect_sandbox_shop(
     return 0
 
 
+def seed_sample_orders(ready: dict[str, Any], client: httpx.Client) -> None:
+    """Gives the sandbox the orders the sample webhooks name, in the samples' last state, so
+    the burst's order webhooks hydrate like TikTok's would (an order TikTok does not return is
+    retried by the stream consumer, and its retries would re-read later records too)."""
+    if not ready.get("sandbox_url"):
+        return
+    last: dict[str, dict[str, Any]] = {}
+    for path in sorted(SAMPLES.glob("*.json")):
+        document = json.loads(path.read_text())
+        data = document.get("data") or {}
+        if document.get("type") != 1 or "order_id" not in data:
+            continue
+        order_id = str(data["order_id"])
+        if order_id not in last or data["update_time"] > last[order_id]["update_time"]:
+            last[order_id] = {"shop_id": str(document["shop_id"]), **data}
+    split = {
+        order_id
+        for path in SAMPLES.glob("*.json")
+        for package in (json.loads(path.read_text()).get("data") or {}).get("package_list", [])
+        for order_id in package.get("order_id_list", [])
+    }
+    for order_id, data in sorted(last.items()):
+        status = "CANCELLED" if data["order_status"] == "CANCEL" else data["order_status"]
+        two_lines = order_id in split
+        response = client.post(
+            ready["sandbox_url"] + "/_admin/orders",
+            json={
+                "shop_id": data["shop_id"],
+                "id": order_id,
+                "status": status,
+                "items": [SAMPLE_ITEM] * (2 if two_lines else 1),
+                "package_split": [[0], [1]] if two_lines else None,
+                "create_time": data["update_time"] - 3600,
+                "update_time": data["update_time"],
+            },
+        )
+        response.raise_for_status()
+
+
 def follow_deauthorization(
     ready: dict[str, Any],
     dynamodb: Any,
@@ -234,8 +276,8 @@ def follow_deauthorization(
     if not ready.get("sandbox_url") or "ShopsTable" not in ready["resources"]:
         return 0
     body = _fresh(DEAUTHORIZATION_SAMPLE)
-    status = post_signed(url, body, app_key, app_secret, client=client).status_code
-    out(f"\nThe seller removes the app: {DEAUTHORIZATION_SAMPLE}.json delivered, {status}")
+    answer = post_signed(url, body, app_key, app_secret, client=client).status_code
+    out(f"\nThe seller removes the app: {DEAUTHORIZATION_SAMPLE}.json delivered, {answer}")
     key = {"pk": {"S": json.loads(body)["shop_id"]}}
     deadline = time.monotonic() + 20
     shop = None

@@ -248,9 +248,9 @@ def _print_orders(act: OrderAct, dynamodb: Any, table: str, out: Callable[[str],
 def _print_reservations(
     act: OrderAct, dynamodb: Any, table: str, out: Callable[[str], None]
 ) -> int:
-    ledger = held_units_in_ledger(dynamodb, table, act.shop_id)
+    ledger = held_units_in_ledger(dynamodb, table, act.shop_id, set(act.order_ids))
     expected = expected_held_units(act.final[o] for o in act.order_ids)
-    out(f"\n  Reservations in {table} (units held by open orders):")
+    out(f"\n  Reservations in {table} (units these orders hold):")
     for sku in sorted(set(ledger) | set(expected)):
         flag = "" if ledger.get(sku) == expected.get(sku) else "  <-- MISMATCH"
         out(

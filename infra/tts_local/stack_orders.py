@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,10 +67,18 @@ def stored_orders(dynamodb: Any, orders_table: str, shop_id: str) -> dict[str, S
         request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def held_units_in_ledger(dynamodb: Any, reservations_table: str, shop_id: str) -> dict[str, int]:
-    """Units the ReservationsTable holds per SKU (held reservations only)."""
+def held_units_in_ledger(
+    dynamodb: Any,
+    reservations_table: str,
+    shop_id: str,
+    order_ids: Collection[str] | None = None,
+) -> dict[str, int]:
+    """Units the ReservationsTable holds per SKU (held reservations only; of `order_ids` only
+    when given)."""
     held: Counter[str] = Counter()
     for item in scan(dynamodb, reservations_table):
+        if order_ids is not None and item["order_id"]["S"] not in order_ids:
+            continue
         if item["shop_id"]["S"] == shop_id and item["state"]["S"] == "held":
             held[item["sku_id"]["S"]] += int(item["units"]["N"])
     return {sku: units for sku, units in sorted(held.items()) if units}
