@@ -103,8 +103,25 @@ def test_webhooks_and_the_poll_leave_records_reservations_and_events_exact(
     # 5% of the webhooks are never sent: every webhook of a few orders (only the poll can
     # find those), and single ones of others (any webhook of an order fetches its latest state).
     never_heard_of = set(rng.sample(order_ids, 4))
+    # Orders cancelled later without a webhook: only their latest webhook is sent now, so once
+    # their record shows it no record naming them is left in the stream to re-read them.
+    cancelled_silently = [
+        o
+        for o in order_ids
+        if o not in never_heard_of and traffic.final_orders[o].status == "AWAITING_SHIPMENT"
+    ][:3]
+    latest = {_named_order(n): id(n) for n in traffic.notifications}
     lost = {id(n) for n in traffic.notifications if _named_order(n) in never_heard_of}
-    others = [n for n in traffic.notifications if id(n) not in lost]
+    lost |= {
+        id(n)
+        for n in traffic.notifications
+        if _named_order(n) in cancelled_silently and id(n) != latest[_named_order(n)]
+    }
+    others = [
+        n
+        for n in traffic.notifications
+        if id(n) not in lost and _named_order(n) not in cancelled_silently
+    ]
     budget = max(0, round(0.05 * len(traffic.notifications)) - len(lost))
     lost |= {id(n) for n in rng.sample(others, budget)}
     sent = [n for n in traffic.notifications if id(n) not in lost]
@@ -131,8 +148,6 @@ def test_webhooks_and_the_poll_leave_records_reservations_and_events_exact(
 
     # Then a few awaiting orders are cancelled and TikTok's cancellation webhooks are lost:
     # records holding an older state that only the poll can bring up to date.
-    awaiting = sorted(o for o in heard_of if final[o]["status"] == "AWAITING_SHIPMENT")
-    cancelled_silently = awaiting[:3]
     for order_id in cancelled_silently:
         sandbox.advance_order(order_id, "CANCELLED", notify=False, at=now - 1800)
     final = _api_orders(sandbox, order_ids)
