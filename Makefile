@@ -22,7 +22,9 @@ uv: ## Install uv if missing (pip user install; PEP 668 systems too)
 		|| python3 -m pip install --user --quiet --break-system-packages uv
 
 sync: uv ## Create/refresh the dev environment from uv.lock
-	@$(UV) sync --locked --quiet
+	@# Bytecode compiled at install: a fresh clone's first `make run` starts every function
+	@# worker at once, and compiling on first import pushed inits past the 10 s limit.
+	@$(UV) sync --locked --quiet --compile-bytecode
 
 run: sync ## Start the local stack (moto + HTTP API + sandbox) and run the demo; Ctrl-C stops it
 	$(UV) run --locked tts-sync local --port $(PORT) --demo

@@ -15,12 +15,17 @@ from typing import Any
 import boto3
 import httpx
 
+from tts_local.demo_orders import run_order_act
 from tts_local.webhook_sender import post_signed
 from tts_sync.shops.dynamo_store import shop_from_item
 from tts_sync.webhooks.envelope import InvalidPayloadError, parse_envelope
 
 SAMPLES = Path(__file__).resolve().parents[2] / "events" / "webhooks"
 WEBHOOK_PATH = "/webhooks/tiktok"
+# Sent last, on its own: it deletes the shop's tokens, which everything before needs.
+DEAUTHORIZATION_SAMPLE = "seller_deauthorization"
+# What the orders the samples name hold (the demo shop's red mug).
+SAMPLE_ITEM = {"sku_id": "1729582718312381001", "product_id": "1729582718312380001", "price": "14"}
 
 
 @dataclass
@@ -48,7 +53,9 @@ def _fresh(sample: str, **changes: Any) -> bytes:
 
 
 def build_burst() -> list[Delivery]:
-    samples = sorted(path.stem for path in SAMPLES.glob("*.json"))
+    samples = sorted(
+        path.stem for path in SAMPLES.glob("*.json") if path.stem != DEAUTHORIZATION_SAMPLE
+    )
     burst = [Delivery(f"{name}", _fresh(name), 200, stored=True) for name in samples]
     first = burst[0].body
     burst += [
@@ -85,6 +92,7 @@ def run_demo(
     dynamodb = boto3.client("dynamodb", endpoint_url=ready["aws_endpoint_url"])
     with httpx.Client(timeout=10) as client:
         failures = connect_sandbox_shop(ready, client, dynamodb, out)
+        seed_sample_orders(ready, client)
         # Built after the consent: a webhook older than the shop's authorization is stale.
         burst = build_burst()
         for delivery in burst:
@@ -172,7 +180,11 @@ def run_demo(
     if len(quarantined) != len(bad_body_hashes):
         failures += 1
         out("  <-- MISMATCH: the signed non-envelope body was not quarantined")
-    failures += follow_deauthorization(ready, dynamodb, out)
+    with httpx.Client(timeout=30) as client:
+        shop_id = json.loads((SAMPLES / f"{DEAUTHORIZATION_SAMPLE}.json").read_text())["shop_id"]
+        sqs = boto3.client("sqs", endpoint_url=ready["aws_endpoint_url"])
+        failures += run_order_act(ready, shop_id, dynamodb, sqs, client, out)
+        failures += follow_deauthorization(ready, dynamodb, out, url, app_key, app_secret, client)
     refused = sum(1 for d in burst if d.status in (401, 413))
     acknowledged = sum(1 for d in burst if d.status == 200) + len(racing)
     verdict = "all as expected" if not failures else f"{failures} unexpected result(s)"
@@ -210,13 +222,63 @@ def connect_sandbox_shop(
     return 0
 
 
-def follow_deauthorization(ready: dict[str, Any], dynamodb: Any, out: Callable[[str], None]) -> int:
-    """The burst's type-6 webhook flows Events stream -> TokenRefreshFunction: wait for the shop
-    it names to be marked deauthorized (the stream is polled, so this takes a moment)."""
+def seed_sample_orders(ready: dict[str, Any], client: httpx.Client) -> None:
+    """Gives the sandbox the orders the sample webhooks name, in the samples' last state, so
+    the burst's order webhooks hydrate like TikTok's would (an order TikTok does not return is
+    retried by the stream consumer, and its retries would re-read later records too)."""
+    if not ready.get("sandbox_url"):
+        return
+    last: dict[str, dict[str, Any]] = {}
+    for path in sorted(SAMPLES.glob("*.json")):
+        document = json.loads(path.read_text())
+        data = document.get("data") or {}
+        if document.get("type") != 1 or "order_id" not in data:
+            continue
+        order_id = str(data["order_id"])
+        if order_id not in last or data["update_time"] > last[order_id]["update_time"]:
+            last[order_id] = {"shop_id": str(document["shop_id"]), **data}
+    split = {
+        order_id
+        for path in SAMPLES.glob("*.json")
+        for package in (json.loads(path.read_text()).get("data") or {}).get("package_list", [])
+        for order_id in package.get("order_id_list", [])
+    }
+    for order_id, data in sorted(last.items()):
+        status = "CANCELLED" if data["order_status"] == "CANCEL" else data["order_status"]
+        two_lines = order_id in split
+        response = client.post(
+            ready["sandbox_url"] + "/_admin/orders",
+            json={
+                "shop_id": data["shop_id"],
+                "id": order_id,
+                "status": status,
+                "items": [SAMPLE_ITEM] * (2 if two_lines else 1),
+                "package_split": [[0], [1]] if two_lines else None,
+                "create_time": data["update_time"] - 3600,
+                "update_time": data["update_time"],
+            },
+        )
+        response.raise_for_status()
+
+
+def follow_deauthorization(
+    ready: dict[str, Any],
+    dynamodb: Any,
+    out: Callable[[str], None],
+    url: str,
+    app_key: str,
+    app_secret: str,
+    client: httpx.Client,
+) -> int:
+    """The seller removes the app: its type-6 webhook flows Events stream -> EventRouterFunction;
+    wait for the shop it names to be marked deauthorized (the stream is polled, so this takes a
+    moment)."""
     if not ready.get("sandbox_url") or "ShopsTable" not in ready["resources"]:
         return 0
-    deauthorization = json.loads((SAMPLES / "seller_deauthorization.json").read_text())
-    key = {"pk": {"S": deauthorization["shop_id"]}}
+    body = _fresh(DEAUTHORIZATION_SAMPLE)
+    answer = post_signed(url, body, app_key, app_secret, client=client).status_code
+    out(f"\nThe seller removes the app: {DEAUTHORIZATION_SAMPLE}.json delivered, {answer}")
+    key = {"pk": {"S": json.loads(body)["shop_id"]}}
     deadline = time.monotonic() + 20
     shop = None
     while time.monotonic() < deadline:
@@ -226,8 +288,8 @@ def follow_deauthorization(ready: dict[str, Any], dynamodb: Any, out: Callable[[
         shop = shop_from_item(item) if item else None
         if shop is not None and shop.status.value == "deauthorized":
             out(
-                f"\nThe SELLER_DEAUTHORIZATION webhook went Events stream -> TokenRefreshFunction:"
-                f" shop {shop.shop_id} is now {shop.status.value}, tokens deleted: "
+                f"  Events stream -> EventRouterFunction: shop {shop.shop_id} is now "
+                f"{shop.status.value}, tokens deleted: "
                 f"{shop.tokens is None}"
             )
             return 0

@@ -102,4 +102,7 @@ def test_demo_connects_the_shop_and_gets_every_expected_answer(stack, sandbox):
     assert "200 /oauth/tiktok/callback" in output
     assert "webhooks 8/8 subscribed" in output
     assert "is now deauthorized, tokens deleted: True" in output  # stream -> TokenRefresh
+    # The order-sync act: what webhooks missed, the poll recovered; one creation per order.
+    assert "3 missed by webhooks and recovered" in output
+    assert "Order Created             20" in output
     assert "all as expected" in output
