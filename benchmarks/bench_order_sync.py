@@ -66,7 +66,7 @@ def run() -> None:
 def _hydration() -> None:
     from tests.integration.orders.streams import stream_batch
     from tests.support import FakeLambdaContext
-    from tests.unit.orders.fakes import MemoryOrderStore
+    from tests.unit.orders.fakes import MemoryMissingOrderLedger, MemoryOrderStore
     from tests.unit.outbound.memory_publisher import MemoryEventPublisher
     from tts_local.sandbox import Sandbox
     from tts_local.sandbox.scenarios import order_traffic
@@ -93,6 +93,7 @@ def _hydration() -> None:
                 shops=None,  # type: ignore[arg-type]
                 shop_access=DemoShopAccess(shop_id),
                 watermarks=None,  # type: ignore[arg-type]
+                missing_orders=MemoryMissingOrderLedger(),
                 order_api=lambda: client,
             )
         )

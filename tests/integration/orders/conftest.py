@@ -14,7 +14,7 @@ import boto3
 import pytest
 
 from tests.support import FakeLambdaContext, template_resources
-from tests.unit.orders.fakes import MemoryOrderStore, StaticShopAccess
+from tests.unit.orders.fakes import MemoryMissingOrderLedger, MemoryOrderStore, StaticShopAccess
 from tests.unit.outbound.memory_publisher import MemoryEventPublisher
 from tts_local.sandbox import Sandbox
 from tts_local.sandbox.seed import DEMO_CIPHER, DemoData
@@ -22,7 +22,11 @@ from tts_sync.catalog.dynamo_store import DynamoListingStore
 from tts_sync.catalog.listing import ListingContext
 from tts_sync.container import reset_container
 from tts_sync.events.router import handle_events_stream
-from tts_sync.orders.dynamo_store import DynamoOrderStore, DynamoWatermarkStore
+from tts_sync.orders.dynamo_store import (
+    DynamoMissingOrderLedger,
+    DynamoOrderStore,
+    DynamoWatermarkStore,
+)
 from tts_sync.orders.runtime import OrderSyncDependencies, override_dependencies
 from tts_sync.orders.sync import SyncContext
 from tts_sync.shops.dynamo_store import DynamoShopStore
@@ -89,6 +93,7 @@ def _dependencies(
         shops=parts.get("shops"),  # type: ignore[arg-type]
         shop_access=parts.get("shop_access") or StaticShopAccess(),
         watermarks=parts.get("watermarks"),  # type: ignore[arg-type]
+        missing_orders=parts.get("missing_orders") or MemoryMissingOrderLedger(),
         order_api=lambda: client,
     )
 
@@ -152,6 +157,7 @@ def dynamo_sync(aws_endpoint: str, sandbox: Sandbox, demo: DemoData) -> Iterator
         client,
         shop_access=_DemoShopAccess(demo),
         watermarks=DynamoWatermarkStore(dynamodb, tables["SyncStateTable"]),
+        missing_orders=DynamoMissingOrderLedger(dynamodb, tables["SyncStateTable"]),
         listings=ListingContext(
             store=DynamoListingStore(dynamodb, tables["CatalogTable"]),
             publisher=publisher,

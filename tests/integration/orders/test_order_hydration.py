@@ -106,6 +106,45 @@ def test_an_order_the_detail_reply_leaves_out_fails_its_records_alone(
     assert {e.detail.order_id for e in new_events} == {dropped.id}  # type: ignore[union-attr]
 
 
+def test_an_order_tiktok_keeps_leaving_out_is_kept_and_no_longer_holds_the_shard(
+    dynamo_sync: OrderSync,
+) -> None:
+    """A webhook naming an order TikTok never returns (another shop's id, Partner Center's test
+    notification): retried for a while, then recorded as not found instead of failing its
+    batch for a day and landing in the DLQ."""
+    from tts_sync.orders import hydration
+
+    sync = dynamo_sync
+    ghost = {
+        "type": 1,
+        "tts_notification_id": "ghost-1",
+        "shop_id": sync.shop_id,
+        "timestamp": 1,
+        "data": {"order_id": "576000000000000999", "order_status": "AWAITING_SHIPMENT"},
+    }
+    batch = stream_batch([ghost])
+    sequence = batch["Records"][0]["dynamodb"]["SequenceNumber"]
+    for _ in range(hydration.GIVE_UP_MISSING_AFTER_ATTEMPTS - 1):
+        assert sync.consume(batch) == {"batchItemFailures": [{"itemIdentifier": sequence}]}
+    key = {"pk": {"S": f"order-missing#{sync.shop_id}#576000000000000999"}}
+    table = sync.tables["SyncStateTable"]  # type: ignore[attr-defined]
+    noted = sync.dynamodb.get_item(TableName=table, Key=key)["Item"]  # type: ignore[attr-defined]
+    assert noted["attempts"] == {"N": str(hydration.GIVE_UP_MISSING_AFTER_ATTEMPTS - 1)}
+    # Still within the grace period: one more miss is still retried ...
+    assert sync.consume(batch)["batchItemFailures"] == [{"itemIdentifier": sequence}]
+    # ... and once TikTok has left it out long enough, it is let go (and stays recorded).
+    first = int(noted["first_missing_at"]["N"]) - hydration.GIVE_UP_MISSING_AFTER_SECONDS
+    sync.dynamodb.update_item(  # type: ignore[attr-defined]
+        TableName=table,
+        Key=key,
+        UpdateExpression="SET first_missing_at = :first",
+        ExpressionAttributeValues={":first": {"N": str(first)}},
+    )
+    assert sync.consume(batch) == {"batchItemFailures": []}
+    assert sync.store.get(sync.shop_id, "576000000000000999") is None
+    assert sync.publisher.published == []
+
+
 def test_throttling_and_timeouts_on_detail_lose_nothing(memory_sync: OrderSync) -> None:
     sync = memory_sync
     orders = [sync.sandbox.place_order(sync.shop_id, [RED], notify=False) for _ in range(3)]

@@ -20,7 +20,7 @@ from tests.integration.shops.conftest import (
     seed_shop,
     token_refresh,
 )
-from tests.unit.orders.fakes import MemoryOrderStore, StaticShopAccess
+from tests.unit.orders.fakes import MemoryMissingOrderLedger, MemoryOrderStore, StaticShopAccess
 from tests.unit.outbound.memory_publisher import MemoryEventPublisher
 from tts_sync.catalog.listing import ListingContext
 from tts_sync.container import reset_container
@@ -61,6 +61,7 @@ def router(wiring: Wiring) -> Iterator[OrderSyncDependencies]:
         shops=wiring.store,
         shop_access=StaticShopAccess(),
         watermarks=None,  # type: ignore[arg-type]
+        missing_orders=MemoryMissingOrderLedger(),
         order_api=lambda: wiring.client,
         clock=wiring.clock,
     )

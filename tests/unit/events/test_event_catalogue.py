@@ -13,7 +13,7 @@ import pytest
 
 from tests.integration.orders.streams import stream_batch
 from tests.support import FakeLambdaContext, template_resources
-from tests.unit.orders.fakes import MemoryOrderStore, StaticShopAccess
+from tests.unit.orders.fakes import MemoryMissingOrderLedger, MemoryOrderStore, StaticShopAccess
 from tests.unit.outbound.memory_publisher import MemoryEventPublisher
 from tts_local.sandbox.webhooks import EVENT_TYPE_NUMBERS
 from tts_sync.catalog.listing import Listing, ListingContext
@@ -128,6 +128,7 @@ def test_every_catalogue_type_reaches_its_domain_handler() -> None:
             shops=shops,  # type: ignore[arg-type]
             shop_access=StaticShopAccess(shop_id),
             watermarks=None,  # type: ignore[arg-type]
+            missing_orders=MemoryMissingOrderLedger(),
             order_api=lambda: api,
         )
     )

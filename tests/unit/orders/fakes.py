@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from tts_sync.orders.models import OrderRecord, OrderSource, StoredOrder
-from tts_sync.orders.ports import OrderWrite, ShipDue
+from tts_sync.orders.ports import MissingOrder, OrderWrite, ShipDue
 from tts_sync.orders.reservations import Reservation, ReservationState
 from tts_sync.tiktok import ShopAccess
 from tts_sync.tiktok.models import Order
@@ -89,6 +89,22 @@ class MemoryOrderStore:
             if shop == shop_id and r.state is ReservationState.HELD and r.units:
                 units[sku] = units.get(sku, 0) + r.units
         return units
+
+
+class MemoryMissingOrderLedger:
+    def __init__(self) -> None:
+        self.noted: dict[tuple[str, str], MissingOrder] = {}
+        self._lock = threading.Lock()
+
+    def note_missing(self, shop_id: str, order_id: str, now: int) -> MissingOrder:
+        with self._lock:
+            known = self.noted.get((shop_id, order_id))
+            noted = MissingOrder(
+                attempts=(known.attempts if known else 0) + 1,
+                first_missing_at=known.first_missing_at if known else now,
+            )
+            self.noted[(shop_id, order_id)] = noted
+            return noted
 
 
 class StaticShopAccess:

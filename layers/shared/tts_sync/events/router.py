@@ -140,6 +140,7 @@ def _hydrate(plan: BatchPlan, dependencies: OrderSyncDependencies, deadline: Dea
                 shops=dependencies.shop_access,
                 api=api,
                 context=dependencies.sync,
+                missing_orders=dependencies.missing_orders,
                 deadline=deadline,
             )
         except Exception as exc:

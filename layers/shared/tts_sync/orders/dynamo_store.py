@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from tts_sync.errors import StorageUnavailableError
 from tts_sync.orders.models import OrderRecord, StoredOrder
-from tts_sync.orders.ports import OrderWrite, ShipDue
+from tts_sync.orders.ports import MissingOrder, OrderWrite, ShipDue
 from tts_sync.orders.reservations import Reservation, ReservationState
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ PENDING_EVENTS_INDEX = "PendingEventsIndex"
 # Consumed and released reservations are history: kept a while for ops, then expire.
 SETTLED_RESERVATION_SECONDS = 90 * 24 * 3600
 MAX_TRANSACTION_ITEMS = 100
+MISSING_ORDER_RETENTION_SECONDS = 30 * 24 * 3600
 BATCH_GET_KEYS = 100
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
@@ -224,6 +225,40 @@ class DynamoWatermarkStore:
             ConditionExpression="attribute_not_exists(update_time) OR update_time < :t",
             ExpressionAttributeValues={":t": {"N": str(update_time)}, ":shop": {"S": shop_id}},
             tolerate_condition_failure=True,
+        )
+
+
+class DynamoMissingOrderLedger:
+    """Orders Get Order Detail left out, in SyncStateTable (kept 30 days for ops)."""
+
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def note_missing(self, shop_id: str, order_id: str, now: int) -> MissingOrder:
+        reply = _call(
+            self._client.update_item,
+            TableName=self._table,
+            Key={"pk": {"S": f"order-missing#{shop_id}#{order_id}"}},
+            UpdateExpression=(
+                "SET attempts = if_not_exists(attempts, :zero) + :one, "
+                "first_missing_at = if_not_exists(first_missing_at, :now), "
+                "last_missing_at = :now, shop_id = :shop, order_id = :order, expires_at = :expires"
+            ),
+            ExpressionAttributeValues={
+                ":zero": {"N": "0"},
+                ":one": {"N": "1"},
+                ":now": {"N": str(now)},
+                ":shop": {"S": shop_id},
+                ":order": {"S": order_id},
+                ":expires": {"N": str(now + MISSING_ORDER_RETENTION_SECONDS)},
+            },
+            ReturnValues="ALL_NEW",
+        )
+        attributes = reply["Attributes"]
+        return MissingOrder(
+            attempts=int(attributes["attempts"]["N"]),
+            first_missing_at=int(attributes["first_missing_at"]["N"]),
         )
 
 

@@ -15,7 +15,7 @@ from enum import StrEnum
 from tts_sync.errors import StorageUnavailableError
 from tts_sync.observability import MetricUnit, logger, metrics
 from tts_sync.orders.models import OrderRecord, OrderSource
-from tts_sync.orders.ports import OrderApi, ShopAccessSource
+from tts_sync.orders.ports import MissingOrderLedger, OrderApi, ShopAccessSource
 from tts_sync.orders.sync import ApplyOutcome, SyncContext, apply_states
 from tts_sync.tiktok import Deadline, TikTokApiError, TikTokRetryableError
 from tts_sync.tiktok.client import ORDER_DETAIL_BATCH
@@ -26,10 +26,16 @@ class HydrationOutcome(StrEnum):
     UNCHANGED = "unchanged"
     SHOP_NOT_CONNECTED = "shop_not_connected"  # nothing to do: no tokens to call TikTok with
     MISSING = "missing"  # code 0, but TikTok did not return the order: retry
+    NOT_FOUND = "not_found"  # left out for too long (another shop's id, a test webhook): kept
     FAILED = "failed"  # TikTok or storage failed: retry
 
 
 RETRY_OUTCOMES = frozenset({HydrationOutcome.MISSING, HydrationOutcome.FAILED})
+# TikTok may lag behind its own webhook for a moment; an order still left out after this long
+# (and this many replies) is not coming: stop holding the stream's shard back for it. It stays
+# recorded (SyncStateTable) and the poll would still import it if TikTok ever lists it.
+GIVE_UP_MISSING_AFTER_SECONDS = 600
+GIVE_UP_MISSING_AFTER_ATTEMPTS = 5
 
 
 @dataclass
@@ -50,6 +56,7 @@ def hydrate_orders(
     shops: ShopAccessSource,
     api: OrderApi,
     context: SyncContext,
+    missing_orders: MissingOrderLedger,
     deadline: Deadline,
 ) -> HydrationReport:
     ids = list(dict.fromkeys(order_ids))
@@ -87,12 +94,37 @@ def hydrate_orders(
         returned = {record.order_id for record in records}
         for order_id in chunk:
             if order_id not in returned:
-                report.failed(order_id, HydrationOutcome.MISSING, "order detail left it out")
+                _missing(shop_id, order_id, missing_orders, report)
         _apply(shop_id, records, context, report)
-    missing = sum(1 for o in report.outcomes.values() if o is HydrationOutcome.MISSING)
-    if missing:
-        metrics.add_metric(name="OrderDetailMissing", unit=MetricUnit.Count, value=missing)
+    for outcome, metric in (
+        (HydrationOutcome.MISSING, "OrderDetailMissing"),
+        (HydrationOutcome.NOT_FOUND, "OrderNotFound"),
+    ):
+        count = sum(1 for o in report.outcomes.values() if o is outcome)
+        if count:
+            metrics.add_metric(name=metric, unit=MetricUnit.Count, value=count)
     return report
+
+
+def _missing(
+    shop_id: str, order_id: str, ledger: MissingOrderLedger, report: HydrationReport
+) -> None:
+    now = int(time.time())
+    noted = ledger.note_missing(shop_id, order_id, now)
+    given_up = (
+        noted.attempts >= GIVE_UP_MISSING_AFTER_ATTEMPTS
+        and now - noted.first_missing_at >= GIVE_UP_MISSING_AFTER_SECONDS
+    )
+    if given_up:
+        logger.warning(
+            "order not found: TikTok keeps leaving it out; kept, no longer retried",
+            shop_id=shop_id,
+            order_id=order_id,
+            attempts=noted.attempts,
+        )
+        report.outcomes[order_id] = HydrationOutcome.NOT_FOUND
+    else:
+        report.failed(order_id, HydrationOutcome.MISSING, "order detail left it out")
 
 
 def _apply(

@@ -94,3 +94,17 @@ class WatermarkStore(Protocol):
     def advance(self, shop_id: str, update_time: int) -> None:
         """Move the shop's watermark forward to `update_time` (never backwards)."""
         ...
+
+
+@dataclass(frozen=True)
+class MissingOrder:
+    """An order webhooks name but Get Order Detail keeps leaving out."""
+
+    attempts: int
+    first_missing_at: int
+
+
+class MissingOrderLedger(Protocol):
+    def note_missing(self, shop_id: str, order_id: str, now: int) -> MissingOrder:
+        """Count one more reply that left the order out (kept for ops, with its first time)."""
+        ...

@@ -13,8 +13,12 @@ from tts_sync.aws import dynamodb_client, events_client
 from tts_sync.catalog.dynamo_store import DynamoListingStore
 from tts_sync.catalog.listing import ListingContext
 from tts_sync.config import load_config
-from tts_sync.orders.dynamo_store import DynamoOrderStore, DynamoWatermarkStore
-from tts_sync.orders.ports import OrderApi, ShopAccessSource, WatermarkStore
+from tts_sync.orders.dynamo_store import (
+    DynamoMissingOrderLedger,
+    DynamoOrderStore,
+    DynamoWatermarkStore,
+)
+from tts_sync.orders.ports import MissingOrderLedger, OrderApi, ShopAccessSource, WatermarkStore
 from tts_sync.orders.reconcile import PollPolicy
 from tts_sync.orders.sync import SyncContext
 from tts_sync.outbound import EventBridgePublisher
@@ -67,6 +71,7 @@ class OrderSyncDependencies:
     shops: ShopStore
     shop_access: ShopAccessSource
     watermarks: WatermarkStore
+    missing_orders: MissingOrderLedger
     # A factory: records that only mark shops (types 6/7) never read the app secret.
     order_api: Callable[[], OrderApi]
     clock: Callable[[], float] = time.time
@@ -88,6 +93,7 @@ def _default_dependencies() -> OrderSyncDependencies:
         shops=shops,
         shop_access=StoreShopAccess(shops),
         watermarks=DynamoWatermarkStore(client, config.sync_state_table_name),
+        missing_orders=DynamoMissingOrderLedger(client, config.sync_state_table_name),
         order_api=shop_api_client,
     )
 
