@@ -7,7 +7,6 @@ a `code: 0` reply leaves out is not a success: its records are retried.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -83,7 +82,7 @@ def hydrate_orders(
             for order_id in chunk:
                 report.failed(order_id, HydrationOutcome.FAILED, reason)
             continue
-        fetched_at_ms = int(time.time() * 1000)
+        fetched_at_ms = int(context.clock() * 1000)
         records = [
             OrderRecord.from_tiktok(
                 shop_id, order, fetched_at_ms=fetched_at_ms, source=OrderSource.WEBHOOK
@@ -94,7 +93,7 @@ def hydrate_orders(
         returned = {record.order_id for record in records}
         for order_id in chunk:
             if order_id not in returned:
-                _missing(shop_id, order_id, missing_orders, report)
+                _missing(shop_id, order_id, missing_orders, int(context.clock()), report)
         _apply(shop_id, records, context, report)
     for outcome, metric in (
         (HydrationOutcome.MISSING, "OrderDetailMissing"),
@@ -107,9 +106,8 @@ def hydrate_orders(
 
 
 def _missing(
-    shop_id: str, order_id: str, ledger: MissingOrderLedger, report: HydrationReport
+    shop_id: str, order_id: str, ledger: MissingOrderLedger, now: int, report: HydrationReport
 ) -> None:
-    now = int(time.time())
     noted = ledger.note_missing(shop_id, order_id, now)
     given_up = (
         noted.attempts >= GIVE_UP_MISSING_AFTER_ATTEMPTS

@@ -10,7 +10,6 @@ should need.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 from tts_sync.errors import TtsSyncError
@@ -160,7 +159,7 @@ def sync_window(
         if not start <= order.update_time < end:
             report.outside_range += 1  # TikTok refreshing its index: filter, never assume
             continue
-        fetched_at_ms = int(time.time() * 1000)
+        fetched_at_ms = int(context.clock() * 1000)
         batch.append(
             OrderRecord.from_tiktok(shop_id, order, fetched_at_ms=fetched_at_ms, source=source)
         )
