@@ -160,3 +160,13 @@ def test_every_catalogue_type_reaches_its_domain_handler() -> None:
         "6001" for s in EVENT_TYPES if s.domain is Domain.CATALOG
     ]
     assert len(shops.marked) == sum(1 for s in EVENT_TYPES if s.domain is Domain.SHOPS)
+
+
+def test_the_routers_console_event_is_a_stream_batch_it_reads() -> None:
+    from tts_sync.events.stream import EventsStreamRecord
+
+    path = SAMPLES.parent / "console" / "event_router_order_webhook.json"
+    (raw,) = json.loads(path.read_text())["Records"]
+    record = EventsStreamRecord.model_validate(raw)
+    assert record.event is not None and record.event.event_type == 1
+    assert record.event.typed_data().order_id == "576462400412456789"  # type: ignore[union-attr]
