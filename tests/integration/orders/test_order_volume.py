@@ -66,7 +66,9 @@ def _consume_concurrently(sync: OrderSync, envelopes: list[dict[str, Any]]) -> i
             for record in again:
                 retried[record["dynamodb"]["SequenceNumber"]] += 1
             if again:
-                assert max(retried.values()) < 5, "a record keeps failing"
+                if max(retried.values()) >= 5:  # seen by the main thread, not lost with this one
+                    errors.append(AssertionError("a record keeps failing"))
+                    return
                 work.put(again)
 
     threads = [threading.Thread(target=worker) for _ in range(WORKERS)]
