@@ -4,6 +4,7 @@ function in its worker, API Gateway-shaped events, DynamoDB in moto."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,6 +104,13 @@ def test_demo_connects_the_shop_and_gets_every_expected_answer(stack, sandbox):
     assert "webhooks 8/8 subscribed" in output
     assert "is now deauthorized, tokens deleted: True" in output  # stream -> TokenRefresh
     # The order-sync act: what webhooks missed, the poll recovered; one creation per order.
-    assert "3 missed by webhooks and recovered" in output
+    # Two orders were never notified and one cancellation was held back; a stream retry may
+    # re-read that cancelled order before the poll does, so the poll recovers 2 or 3 - and
+    # always exactly the records still behind the sandbox.
+    recovered = re.search(
+        r"(\d+) missed by webhooks and recovered \(records behind the sandbox: (\d+)\)", output
+    )
+    assert recovered is not None, output
+    assert recovered[1] == recovered[2] and int(recovered[1]) in (2, 3), recovered[0]
     assert "Order Created             20" in output
     assert "all as expected" in output
