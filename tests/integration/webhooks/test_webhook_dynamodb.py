@@ -180,3 +180,93 @@ def test_malformed_secret_is_a_loud_failure_not_a_silent_401(handler, stack):
     reset_container_caches()
     with pytest.raises(ConfigError, match="app_secret"):
         post(handler, body())
+
+
+def _signed_envelope(**overrides) -> bytes:
+    document = json.loads(body("n-pathological"))
+    for path, value in overrides.items():
+        target = document
+        *parents, leaf = path.split(".")
+        for parent in parents:
+            target = target[parent]
+        target[leaf] = value
+    return json.dumps(document).encode()
+
+
+PATHOLOGICAL_BODIES = {
+    # Correctly signed bodies no retry can fix: found by probing the intake as an attacker would.
+    "nested 1,000 levels": (
+        b'{"type":1,"shop_id":"7494","timestamp":1,"data":' + b'{"a":' * 1000 + b"1" + b"}" * 1001,
+        "nested",
+    ),
+    "nested 100 levels": (
+        b'{"type":1,"shop_id":"7494","timestamp":1,"data":' + b'{"a":' * 100 + b"1" + b"}" * 101,
+        "nested",
+    ),
+    "integer of 5,000 digits": (
+        b'{"type":1,"shop_id":"7494","timestamp":1,"data":{"x":' + b"9" * 5000 + b"}}",
+        "integer",
+    ),
+    "timestamp of 309 digits": (_signed_envelope(timestamp=10**309), "timestamp"),
+    "type of 130 digits": (_signed_envelope(type=10**130), "type"),
+    "timestamp of 130 digits": (_signed_envelope(timestamp=10**130), "timestamp"),
+    "notification id over the key limit": (
+        _signed_envelope(tts_notification_id="n" * 2049),
+        "tts_notification_id",
+    ),
+    "notification id of 1,100 x é": (
+        _signed_envelope(tts_notification_id="é" * 1100),
+        "tts_notification_id",
+    ),
+    "lone surrogate in shop_id": (
+        json.dumps({**json.loads(body()), "shop_id": "\ud800"}).encode(),
+        "shop_id",
+    ),
+    "lone surrogate in the notification id": (
+        json.dumps({**json.loads(body()), "tts_notification_id": "n\udfff"}).encode(),
+        "tts_notification_id",
+    ),
+    "order id over the key limit": (_signed_envelope(**{"data.order_id": "5" * 3000}), "order_id"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PATHOLOGICAL_BODIES))
+def test_signed_pathological_body_is_acknowledged_and_quarantined_with_its_reason(
+    handler, stack, case
+):
+    raw, reason_names = PATHOLOGICAL_BODIES[case]
+    assert post(handler, raw) == 200
+    assert items(stack, "events") == []
+    (kept,) = items(stack, "quarantine")
+    assert kept["raw_body"]["B"] == raw
+    assert reason_names in kept["reason"]["S"]
+
+
+def test_non_list_package_list_without_notification_id_is_stored_not_a_500(handler, stack):
+    document = json.loads(body(notification_id=None))
+    document["type"] = 99  # an unknown type: data is kept as-is
+    document["data"]["package_list"] = 7
+    assert post(handler, json.dumps(document).encode()) == 200
+    (item,) = items(stack, "events")
+    assert item["pk"]["S"].startswith("derived:")
+
+
+def test_a_write_dynamodb_refuses_for_good_is_quarantined_not_a_503(handler, stack, monkeypatch):
+    # DynamoDB refuses what moto may accept (numbers past 38 digits, say): a ValidationException
+    # no retry can fix is quarantined with DynamoDB's reason; TikTok gets its 200.
+    post(handler, body("warm-up"))
+    store = http.intake_dependencies().store
+    real_put = store._client.put_item
+
+    def refusing_put(**kwargs):
+        if kwargs["TableName"] == stack["events"]:
+            kwargs["Item"] = {**kwargs["Item"], "pk": {"S": "k" * 3000}}  # over the key limit
+        return real_put(**kwargs)
+
+    monkeypatch.setattr(store._client, "put_item", refusing_put)
+    raw = body("n-refused")
+    assert post(handler, raw) == 200
+    assert [i["pk"]["S"] for i in items(stack, "events")] == ["warm-up"]
+    (kept,) = items(stack, "quarantine")
+    assert kept["raw_body"]["B"] == raw
+    assert "ValidationException" in kept["reason"]["S"]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 
 def _id_as_string(value: Any) -> Any:
@@ -18,7 +18,25 @@ def _id_as_string(value: Any) -> Any:
     return value
 
 
-IdStr = Annotated[str, BeforeValidator(_id_as_string), Field(min_length=1)]
+# DynamoDB refuses keys over 2,048 bytes; TikTok's ids are 19 digits. Far below the limit, so
+# an id is a key anywhere (sort keys and composite keys included).
+MAX_ID_BYTES = 512
+
+
+def _well_formed_id(value: str) -> str:
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        # A lone surrogate ("\ud800") is valid JSON but no UTF-8 string DynamoDB stores.
+        raise ValueError("is not valid Unicode text (lone surrogate)") from None
+    if size > MAX_ID_BYTES:
+        raise ValueError(f"is {size} bytes long; an id is at most {MAX_ID_BYTES}")
+    return value
+
+
+IdStr = Annotated[
+    str, BeforeValidator(_id_as_string), Field(min_length=1), AfterValidator(_well_formed_id)
+]
 
 
 class EventData(BaseModel):

@@ -15,10 +15,12 @@ from tts_sync.events.catalogue import BY_NUMBER, EventData, IdStr, type_name
 class WebhookEnvelope(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    type: int
+    # Bounded: DynamoDB refuses numbers past 38 digits, and a huge timestamp overflows the age
+    # check. Seconds (or milliseconds) up to the year 2286 fit.
+    type: int = Field(gt=0, lt=10**9)
     tts_notification_id: IdStr | None = None
     shop_id: IdStr
-    timestamp: int = Field(gt=0)
+    timestamp: int = Field(gt=0, lt=10**13)
     data: dict[str, Any]
 
     @field_validator("type", "timestamp", mode="before")
@@ -54,7 +56,8 @@ def _identity_fields(data: dict[str, Any]) -> list[str]:
         for key in sorted(data)
         if (key.endswith("_id") or key.endswith("status")) and data[key] not in (None, "")
     ]
-    for package in data.get("package_list") or []:
+    packages = data.get("package_list")
+    for package in packages if isinstance(packages, list) else []:
         if isinstance(package, dict) and package.get("package_id"):
             ids.append(f"package_id={package['package_id']}")
     return ids

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from tts_sync.errors import StorageUnavailableError
+from tts_sync.errors import StorageRejectedError, StorageUnavailableError
 from tts_sync.events import StoredEvent
 from tts_sync.webhooks.intake import QuarantinedDelivery
 
@@ -34,9 +34,15 @@ class DynamoEventStore:
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            code = _error_code(exc)
+            if code == "ConditionalCheckFailedException":
                 return False
-            raise StorageUnavailableError(_error_code(exc)) from exc
+            if code == "ValidationException":
+                message = str(exc.response.get("Error", {}).get("Message", ""))[:200]
+                raise StorageRejectedError(
+                    f"DynamoDB refused the event: {code}: {message}"
+                ) from exc
+            raise StorageUnavailableError(code) from exc
         except BotoCoreError as exc:
             raise StorageUnavailableError(type(exc).__name__) from exc
         return True

@@ -22,20 +22,44 @@ class InvalidPayloadError(ValueError):
         self.reason = reason
 
 
+# TikTok's envelopes nest a few levels; a body nested deeper is not one, and every reader
+# downstream (the stream consumer parses the payload again) would pay for it.
+MAX_NESTING = 32
+
+
 def parse_envelope(body: bytes) -> WebhookEnvelope:
     try:
         # UTF-8 only (RFC 8259); json.loads on bytes would also guess UTF-16/32.
         document = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidPayloadError(f"body is not JSON: {type(exc).__name__}") from None
+    except RecursionError:
+        raise InvalidPayloadError(f"body is nested more than {MAX_NESTING} levels") from None
+    except ValueError:
+        # Python refuses to convert integers of more than 4,300 digits.
+        raise InvalidPayloadError("body holds an integer too long to read") from None
     if not isinstance(document, dict):
         raise InvalidPayloadError("body is not a JSON object")
+    if _nesting(document) > MAX_NESTING:
+        raise InvalidPayloadError(f"body is nested more than {MAX_NESTING} levels")
     try:
         envelope = WebhookEnvelope.model_validate(document)
         envelope.typed_data()  # a known type must carry what its consumer needs
     except ValidationError as exc:
         raise InvalidPayloadError(_describe(exc)) from None
     return envelope
+
+
+def _nesting(document: object) -> int:
+    """Depth of the deepest object or array (1 for a flat object), without recursion."""
+    deepest, pending = 0, [(document, 1)]
+    while pending and deepest <= MAX_NESTING:
+        node, depth = pending.pop()
+        children = node.values() if isinstance(node, dict) else node
+        if isinstance(node, dict | list):
+            deepest = max(deepest, depth)
+            pending.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _describe(exc: ValidationError) -> str:

@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Protocol
 
 from tts_sync.credentials import AppCredentials
+from tts_sync.errors import StorageRejectedError
 from tts_sync.events import StoredEvent
 from tts_sync.observability import logger
 from tts_sync.webhooks.envelope import InvalidPayloadError, parse_envelope
@@ -59,7 +60,8 @@ class IntakeResult:
 class EventStore(Protocol):
     def put_if_absent(self, event: StoredEvent) -> bool:
         """Store `event` unless its key exists; False for a duplicate. Raises
-        StorageUnavailableError when the write could not be confirmed."""
+        StorageUnavailableError when the write could not be confirmed, StorageRejectedError
+        when the store refuses it for good."""
 
     def quarantine(self, delivery: QuarantinedDelivery) -> None:
         """Keep a delivery that cannot become work, with its reason. Raises
@@ -92,9 +94,7 @@ def accept_delivery(
     try:
         envelope = parse_envelope(body)
     except InvalidPayloadError as exc:
-        store.quarantine(QuarantinedDelivery(body, exc.reason, received_at))
-        logger.warning("webhook quarantined", reason=exc.reason, size=len(body))
-        return IntakeResult(Outcome.QUARANTINED, reason=exc.reason)
+        return _quarantine(store, body, exc.reason, received_at)
 
     age = received_at.timestamp() - envelope.timestamp
     if age > STALE_AFTER_SECONDS:
@@ -111,7 +111,12 @@ def accept_delivery(
         payload=body.decode("utf-8"),
         received_at=received_at,
     )
-    if not store.put_if_absent(event):
+    try:
+        stored = store.put_if_absent(event)
+    except StorageRejectedError as exc:
+        # A signed body no retry can fix: a 5xx would have TikTok resend it for 15.5 h.
+        return _quarantine(store, body, exc.reason, received_at)
+    if not stored:
         logger.info("duplicate webhook", event_key=event.event_key, event_type=envelope.type)
         return IntakeResult(Outcome.DUPLICATE, event.event_key)
     logger.info(
@@ -121,6 +126,12 @@ def accept_delivery(
         shop_id=envelope.shop_id,
     )
     return IntakeResult(Outcome.STORED, event.event_key)
+
+
+def _quarantine(store: EventStore, body: bytes, reason: str, received_at: datetime) -> IntakeResult:
+    store.quarantine(QuarantinedDelivery(body, reason, received_at))
+    logger.warning("webhook quarantined", reason=reason, size=len(body))
+    return IntakeResult(Outcome.QUARANTINED, reason=reason)
 
 
 def _check_signature(
