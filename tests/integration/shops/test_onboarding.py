@@ -358,6 +358,7 @@ def test_pages_carry_security_headers(wiring: Wiring) -> None:
         assert headers["X-Content-Type-Options"] == "nosniff"
         assert headers["X-Frame-Options"] == "DENY"
         assert headers["Content-Security-Policy"].startswith("default-src 'none'")
+        assert headers["Strict-Transport-Security"].startswith("max-age=31536000")
 
 
 def test_code_tiktok_rejects_gets_400_with_a_clear_message(wiring: Wiring) -> None:

@@ -10,7 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import pytest
 
-from tests.support import FakeLambdaContext, free_port, http_api_event, load_function
+from tests.support import (
+    FakeLambdaContext,
+    free_port,
+    http_api_event,
+    load_function,
+    template_resources,
+)
 from tts_sync import aws
 from tts_sync.container import reset_container
 from tts_sync.errors import ConfigError
@@ -270,3 +276,14 @@ def test_a_write_dynamodb_refuses_for_good_is_quarantined_not_a_503(handler, sta
     (kept,) = items(stack, "quarantine")
     assert kept["raw_body"]["B"] == raw
     assert "ValidationException" in kept["reason"]["S"]
+
+
+def test_the_http_api_logs_every_request_without_its_query_string():
+    """Access logs answer "did TikTok reach us" without exposing the OAuth callback's code."""
+    resources = template_resources()
+    settings = resources["WebhookApi"]["Properties"]["AccessLogSettings"]
+    assert settings["DestinationArn"] == {"Fn::GetAtt": "WebhookApiAccessLogGroup.Arn"}
+    fields = json.loads(settings["Format"])
+    assert {"status", "routeKey", "latencyMs", "requestId"} <= set(fields)
+    assert not any("querystring" in value.lower() for value in fields.values())
+    assert "RetentionInDays" in resources["WebhookApiAccessLogGroup"]["Properties"]

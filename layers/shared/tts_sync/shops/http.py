@@ -39,6 +39,8 @@ PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    # HTTPS only from the first visit on (browsers ignore it over the local stack's http).
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
 }
 
 
