@@ -17,8 +17,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.message import Message
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BufferedIOBase
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -34,6 +36,9 @@ _TEXT_TYPES = re.compile(
 )
 _FUNCTION_IN_URI = re.compile(r"function:([A-Za-z0-9_-]+)")
 _DECIMAL = re.compile(r"[0-9]+")
+_HEX = re.compile(rb"[0-9A-Fa-f]{1,8}")
+# How long a connection may take to send a body it announced (API Gateway gives up too).
+BODY_TIMEOUT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -140,6 +145,72 @@ def content_length(value: str | None) -> int | None:
     if _DECIMAL.fullmatch(value.strip()) is None:
         return None
     return int(value)
+
+
+class FramingError(Exception):
+    """A request whose bytes API Gateway would not take: answered, then the connection closes
+    (where the next request starts is unknown)."""
+
+    def __init__(self, status: HTTPStatus, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def read_body(headers: Message, rfile: BufferedIOBase) -> bytes:
+    """The request body as API Gateway would pass it on, or FramingError. Refuses what lets a
+    client smuggle a second request past the first: a header line without a colon (the parser
+    would drop the headers after it), two different Content-Length values, Content-Length
+    beside Transfer-Encoding. A chunked body is decoded."""
+    if headers.defects:
+        raise FramingError(HTTPStatus.BAD_REQUEST, "Bad Request: malformed header line")
+    lengths = {value.strip() for value in headers.get_all("content-length") or []}
+    encodings = headers.get_all("transfer-encoding") or []
+    if encodings:
+        if lengths:
+            raise FramingError(
+                HTTPStatus.BAD_REQUEST, "Bad Request: Content-Length with Transfer-Encoding"
+            )
+        codings = [coding.strip().lower() for value in encodings for coding in value.split(",")]
+        if codings != ["chunked"]:
+            raise FramingError(HTTPStatus.NOT_IMPLEMENTED, "Not Implemented: transfer coding")
+        return _read_chunked(rfile)
+    if len(lengths) > 1:
+        raise FramingError(HTTPStatus.BAD_REQUEST, "Bad Request: conflicting Content-Length")
+    length = content_length(next(iter(lengths), None))
+    if length is None:
+        raise FramingError(HTTPStatus.BAD_REQUEST, "Bad Request")
+    if length > MAX_PAYLOAD_BYTES:
+        raise FramingError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "Request Entity Too Large")
+    body = rfile.read(length) if length else b""
+    if len(body) < length:
+        raise FramingError(HTTPStatus.BAD_REQUEST, "Bad Request: body shorter than announced")
+    return body
+
+
+def _read_chunked(rfile: BufferedIOBase) -> bytes:
+    body = bytearray()
+    while True:
+        line = rfile.readline(1024)
+        size_text = line[:-2].split(b";", 1)[0].strip()
+        if not line.endswith(b"\r\n") or not _HEX.fullmatch(size_text):
+            raise FramingError(HTTPStatus.BAD_REQUEST, "Bad Request: malformed chunk size")
+        size = int(size_text, 16)
+        if size == 0:
+            break
+        if len(body) + size > MAX_PAYLOAD_BYTES:
+            raise FramingError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "Request Entity Too Large")
+        chunk = rfile.read(size)
+        if len(chunk) < size or rfile.read(2) != b"\r\n":
+            raise FramingError(HTTPStatus.BAD_REQUEST, "Bad Request: malformed chunk")
+        body += chunk
+    for _ in range(64):  # trailer fields, then the blank line that ends the message
+        line = rfile.readline(8192)
+        if line == b"\r\n":
+            return bytes(body)
+        if not line.endswith(b"\r\n"):
+            break
+    raise FramingError(HTTPStatus.BAD_REQUEST, "Bad Request: malformed chunked trailer")
 
 
 def build_event(
@@ -325,10 +396,18 @@ class ApiServer:
 
     ADMIN_PREFIX = "/_local/"
 
-    def __init__(self, routes: RouteTable, invoke: Invoker, admin: AdminHandler, port: int) -> None:
+    def __init__(
+        self,
+        routes: RouteTable,
+        invoke: Invoker,
+        admin: AdminHandler,
+        port: int,
+        body_timeout: float = BODY_TIMEOUT_SECONDS,
+    ) -> None:
         self.routes = routes
         self._invoke = invoke
         self._admin = admin
+        self._body_timeout = body_timeout
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -392,21 +471,21 @@ class ApiServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Applied to the socket: a body (or a next request) that never comes ends the
+            # connection instead of holding a server thread for good.
+            timeout = server._body_timeout
 
             def _serve(self) -> None:
-                length = content_length(self.headers.get("content-length"))
-                if length is None:  # where the body ends is unknown: answer and hang up
-                    self._send(gateway_error(HTTPStatus.BAD_REQUEST, "Bad Request"), close=True)
+                try:
+                    body = read_body(self.headers, self.rfile)
+                except FramingError as error:  # where the body ends is unknown: hang up
+                    self._send(gateway_error(error.status, error.message), close=True)
                     return
-                if length > MAX_PAYLOAD_BYTES:
+                except TimeoutError:
                     self._send(
-                        gateway_error(
-                            HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "Request Entity Too Large"
-                        ),
-                        close=True,
+                        gateway_error(HTTPStatus.REQUEST_TIMEOUT, "Request Timeout"), close=True
                     )
                     return
-                body = self.rfile.read(length) if length else b""
                 response = server.handle(
                     self.command,
                     self.path,

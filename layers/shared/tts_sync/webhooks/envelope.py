@@ -55,10 +55,11 @@ def _nesting(document: object) -> int:
     deepest, pending = 0, [(document, 1)]
     while pending and deepest <= MAX_NESTING:
         node, depth = pending.pop()
-        children = node.values() if isinstance(node, dict) else node
-        if isinstance(node, dict | list):
+        if isinstance(node, dict):
+            node = list(node.values())
+        if isinstance(node, list):
             deepest = max(deepest, depth)
-            pending.extend((child, depth + 1) for child in children)
+            pending.extend((child, depth + 1) for child in node)
     return deepest
 
 
