@@ -48,21 +48,46 @@ def test_the_sandbox_table_written_from_tiktoks_docs_agrees_on_every_known_type(
 
 
 def test_exactly_one_function_reads_the_events_stream_and_it_takes_every_type() -> None:
-    readers = {
-        (name, event_name): event["Properties"]
-        for name, resource in template_resources().items()
+    resources = template_resources()
+    sam_stream_events = [
+        (name, event_name)
+        for name, resource in resources.items()
         if resource["Type"] == "AWS::Serverless::Function"
         for event_name, event in resource["Properties"].get("Events", {}).items()
         if event["Type"] == "DynamoDB"
+    ]
+    # A SAM DynamoDB event would attach AWSLambdaDynamoDBExecutionRole (streams on "*").
+    assert sam_stream_events == []
+    readers = {
+        name: resource["Properties"]
+        for name, resource in resources.items()
+        if resource["Type"] == "AWS::Lambda::EventSourceMapping"
+        and resource["Properties"]["EventSourceArn"] == {"Fn::GetAtt": "EventsTable.StreamArn"}
     }
-    assert list(readers) == [("EventRouterFunction", "StoredWebhooks")]
+    assert list(readers) == ["EventRouterFunctionStoredWebhooks"]
     (mapping,) = readers.values()
-    assert mapping["Stream"] == {"Fn::GetAtt": "EventsTable.StreamArn"}
+    assert mapping["FunctionName"] == {"Ref": "EventRouterFunction"}
     # No type list to drift from the catalogue: the consumer routes (and ignores) by itself.
     patterns = [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]]
     assert patterns == [{"eventName": ["INSERT"]}]
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert mapping["DestinationConfig"]["OnFailure"]["Type"] == "SQS"
+    failures = mapping["DestinationConfig"]["OnFailure"]["Destination"]
+    assert failures == {"Fn::GetAtt": "EventsStreamDeadLetterQueue.Arn"}
+
+
+def test_the_stream_reader_may_read_the_events_stream_and_nothing_else() -> None:
+    function = template_resources()["EventRouterFunction"]["Properties"]
+    statements = [s for policy in function["Policies"] for s in policy.get("Statement", [])]
+    stream_actions = {"dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream"}
+    readers = [s for s in statements if stream_actions & set(_actions(s))]
+    assert readers
+    assert all(s["Resource"] == {"Fn::GetAtt": "EventsTable.StreamArn"} for s in readers)
+    assert not function.get("ManagedPolicyArns")
+
+
+def _actions(statement: dict) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else list(action)
 
 
 @pytest.mark.parametrize("sample", sorted(SAMPLES.glob("*.json")), ids=lambda p: p.stem)
