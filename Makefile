@@ -8,11 +8,14 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 STAGE ?= dev
 PORT ?= 3000
 SAM := $(UV) tool run --from aws-sam-cli==1.170.0 sam
+# Scanners run as pinned tools (like SAM): outside the project's lock, never in the Lambda layer.
+BANDIT := $(UV) tool run --from bandit==1.8.6 bandit
+CHECKOV := $(UV) tool run --from checkov==3.2.497 checkov
 export SAM_CLI_TELEMETRY := 0
 # Template checks need a region but never credentials.
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help uv sync run demo test lint format bench validate build deploy clean
+.PHONY: help uv sync run demo test lint security format bench validate build deploy clean
 
 help: ## List targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,6 +41,11 @@ lint: sync ## ruff + mypy
 	$(UV) run --locked mypy
 	@# Every function has an app.py: check each entry point on its own.
 	@for app in functions/*/app.py; do $(UV) run --locked mypy "$$app" || exit 1; done
+	@$(MAKE) --no-print-directory security
+
+security: uv ## bandit on the code, checkov on template.yaml; waivers and reasons in pyproject.toml / .checkov.yaml
+	$(BANDIT) -q -r layers functions infra -c pyproject.toml
+	$(CHECKOV) --config-file .checkov.yaml
 
 format: sync ## Apply ruff formatting and safe fixes
 	$(UV) run --locked ruff format .

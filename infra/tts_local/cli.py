@@ -25,8 +25,8 @@ log = logging.getLogger("tts_local.cli")
 REAL_API_BASE_URL = "https://open-api.tiktokglobalshop.com"
 REAL_AUTH_BASE_URL = "https://auth.tiktok-shops.com"
 LOCAL_APP_KEY = "local-app-key"
-LOCAL_APP_SECRET = "local-app-secret"  # noqa: S105 - a fixed local default, not a real secret
-CREDENTIALS_SECRET_ID = "AppCredentialsSecret"  # noqa: S105 - a logical id
+LOCAL_APP_SECRET = "local-app-secret"  # noqa: S105 - a fixed local default, not a real secret  # nosec B105
+CREDENTIALS_SECRET_ID = "AppCredentialsSecret"  # noqa: S105 - a logical id  # nosec B105
 
 
 def _port(text: str) -> int:

@@ -54,7 +54,7 @@ def order_traffic(
     """`orders` orders from `start` on. sku_pool: item specs ({"sku_id", "product_id",
     "seller_sku", "price"}); default: every SKU of the shop's products in the sandbox.
     split_share: orders of several lines shipped as two packages (a type-4 SPLIT webhook)."""
-    rng = random.Random(seed)  # noqa: S311 - reproducible traffic, not security
+    rng = random.Random(seed)  # noqa: S311 - reproducible traffic, not security  # nosec B311
     pool = list(sku_pool) if sku_pool is not None else _shop_skus(sandbox, shop_id)
     if not pool:
         raise ValueError(f"shop {shop_id} has no products: seed some or pass sku_pool")

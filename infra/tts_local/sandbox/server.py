@@ -27,8 +27,8 @@ from tts_local.sandbox.state import AUTH_CODE_TTL, AuthCode
 if TYPE_CHECKING:
     from tts_local.sandbox.sandbox import Sandbox
 
-TOKEN_GET_PATH = "/api/v2/token/get"  # noqa: S105 - a path, not a secret
-TOKEN_REFRESH_PATH = "/api/v2/token/refresh"  # noqa: S105
+TOKEN_GET_PATH = "/api/v2/token/get"  # noqa: S105 - a path, not a secret  # nosec B105
+TOKEN_REFRESH_PATH = "/api/v2/token/refresh"  # noqa: S105 - a path  # nosec B105
 TIMESTAMP_PAST_WINDOW = 300  # TikTok accepts -5 min ...
 TIMESTAMP_FUTURE_WINDOW = 30  # ... to +30 s of its clock
 MAX_BODY_BYTES = 5 * 1024 * 1024

@@ -92,7 +92,7 @@ class WebhookSender:
         if ordering == "reversed":
             sequence.reverse()
         elif ordering == "shuffled":
-            random.Random(seed).shuffle(sequence)  # noqa: S311 - reproducible test order
+            random.Random(seed).shuffle(sequence)  # noqa: S311 - reproducible test order  # nosec B311
         results = []
         with httpx.Client(timeout=self._timeout) as client:
             for body in sequence:

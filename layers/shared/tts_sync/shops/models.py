@@ -23,7 +23,7 @@ class ShopStatus(StrEnum):
 # Why a shop is REAUTHORIZATION_REQUIRED (status_reason). The first two come from refreshing
 # and need the seller's consent (nothing refreshes these shops); a later successful refresh of
 # the grant clears them. The type-7 warning leaves the tokens working until they lapse.
-REASON_REFRESH_TOKEN_EXPIRED = "refresh_token_expired"  # noqa: S105 - a reason, not a secret
+REASON_REFRESH_TOKEN_EXPIRED = "refresh_token_expired"  # noqa: S105 - a reason, not a secret  # nosec B105
 REASON_REFRESH_REFUSED = "refresh_refused"
 REASON_AUTHORIZATION_EXPIRING = "authorization_expiring"
 REASON_SELLER_DEAUTHORIZED = "seller_deauthorized"

@@ -88,7 +88,7 @@ class DynamoRateLimiter:
                 if wait > 0:
                     self._sleep(wait)  # our slot is reserved; nobody else will take it
                 return
-            self._sleep(random.uniform(0, CONFLICT_PAUSE_SECONDS))  # noqa: S311
+            self._sleep(random.uniform(0, CONFLICT_PAUSE_SECONDS))  # noqa: S311 - jitter  # nosec B311
 
     def report_throttled(self, shop_id: str) -> None:
         """Best effort: the caller is handling TikTok's 429, and a DynamoDB hiccup here must not
