@@ -49,6 +49,16 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number greater than 0, got {value}")
+    return value
+
+
 def _existing_file(text: str) -> Path:
     path = Path(text)
     if not path.is_file():
@@ -113,6 +123,28 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="send the file's bytes exactly (default: set the body's timestamp to now)",
     )
+
+    ops = commands.add_parser("ops", help="operator commands against a deployed or local stack")
+    ops_commands = ops.add_subparsers(dest="ops_command", required=True, metavar="ACTION")
+    redrive = ops_commands.add_parser(
+        "redrive",
+        help="dead-letter queues back to their source queues (dry run unless --move)",
+    )
+    where = redrive.add_mutually_exclusive_group(required=True)
+    where.add_argument("--stack", metavar="NAME", help="a deployed CloudFormation stack")
+    where.add_argument(
+        "--local",
+        nargs="?",
+        const="http://127.0.0.1:3000",
+        type=_http_url,
+        metavar="API_URL",
+        help="the local stack at API_URL (default http://127.0.0.1:3000)",
+    )
+    redrive.add_argument(
+        "--queue", action="append", metavar="LOGICAL_ID", help="only this DLQ (repeatable)"
+    )
+    redrive.add_argument("--move", action="store_true", help="move (default: dry run)")
+    redrive.add_argument("--limit", type=_positive_int, help="move at most this many per DLQ")
 
     schemas = commands.add_parser("schemas", help="outbound event JSON schemas (schemas/outbound)")
     schemas.add_argument(
@@ -293,6 +325,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_local(args)
     if args.command == "schemas":
         return run_schemas(args)
+    if args.command == "ops":
+        from tts_local.ops_cli import run_ops
+
+        return run_ops(args)
     return run_webhook_send(args)
 
 

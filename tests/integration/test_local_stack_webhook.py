@@ -114,3 +114,36 @@ def test_demo_connects_the_shop_and_gets_every_expected_answer(stack, sandbox):
     assert recovered[1] == recovered[2] and int(recovered[1]) in (2, 3), recovered[0]
     assert "Order Created             20" in output
     assert "all as expected" in output
+
+
+def test_ops_redrive_works_against_the_local_stack_through_its_ready_info(stack, capsys):
+    from tts_local.cli import main
+
+    resources = stack.ready_info["resources"]
+    sqs = stack.client("sqs")
+    body = json.dumps({"detail-type": "Order Created", "redrive-test": True})
+    sqs.send_message(QueueUrl=resources["OutboundEventsDeadLetterQueue"], MessageBody=body)
+    api = stack.ready_info["api_url"]
+    command = ["ops", "redrive", "--local", api, "--queue", "OutboundEventsDeadLetterQueue"]
+
+    assert main(command) == 0
+    dry = capsys.readouterr().out
+    assert "OutboundEventsDeadLetterQueue: 1 waiting, would move 1" in dry
+    assert "nothing moved" in dry
+
+    assert main([*command, "--move"]) == 0
+    assert "moved 1" in capsys.readouterr().out
+    found = []
+    deadline = time.monotonic() + 10
+    while body not in found and time.monotonic() < deadline:
+        messages = sqs.receive_message(
+            QueueUrl=resources["OutboundEventsQueue"], MaxNumberOfMessages=10, WaitTimeSeconds=1
+        ).get("Messages", [])
+        for message in messages:
+            if message["Body"] == body:
+                sqs.delete_message(
+                    QueueUrl=resources["OutboundEventsQueue"],
+                    ReceiptHandle=message["ReceiptHandle"],
+                )
+                found.append(body)
+    assert found == [body]

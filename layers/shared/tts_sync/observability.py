@@ -51,7 +51,7 @@ class NoTracingProvider(BaseProvider):
     def in_subsegment(self, name: Any = None, **kwargs: Any) -> Generator[BaseSegment, None, None]:
         yield _Unrecorded()
 
-    @asynccontextmanager  # type: ignore[arg-type]
+    @asynccontextmanager
     async def in_subsegment_async(self, name: Any = None, **kwargs: Any) -> Any:
         yield _Unrecorded()
 

@@ -1,0 +1,69 @@
+"""`tts-sync ops ...`: operator commands, against a deployed stack or the local stack alike."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from tts_sync.ops.redrive import RedriveError, dead_letter_queues, redrive, render, waiting
+from tts_sync.ops.target import StackTarget, TargetError, deployed_target, local_target
+
+# Failure destinations that are not some queue's DLQ: what their messages describe, and where
+# the work they name can be found again.
+FAILURE_DESTINATIONS = {
+    "EventsStreamDeadLetterQueue": (
+        "Events stream batches EventRouterFunction gave up on (shard and sequence range); the "
+        "events themselves stay in EventsTable for 30 days"
+    ),
+}
+
+
+def run_ops(args: argparse.Namespace) -> int:
+    try:
+        target = local_target(args.local) if args.local else deployed_target(args.stack)
+        return run_redrive(target, args)
+    except (TargetError, RedriveError) as error:
+        print(f"tts-sync ops: {error}", file=sys.stderr)
+        return 2
+
+
+def run_redrive(target: StackTarget, args: argparse.Namespace) -> int:
+    sqs = target.client("sqs")
+    queues = dead_letter_queues(sqs, target.queue_urls())
+    if args.queue:
+        unknown = sorted(set(args.queue) - {q.logical_id for q in queues})
+        if unknown:
+            known = ", ".join(q.logical_id for q in queues) or "none"
+            raise RedriveError(
+                f"not a dead-letter queue of {target.name}: {unknown} (DLQs: {known})"
+            )
+        queues = [q for q in queues if q.logical_id in args.queue]
+    dry_run = not args.move
+    reports = [
+        redrive(sqs, queue, dry_run=dry_run, limit=args.limit, progress=_progress(queue.logical_id))
+        for queue in queues
+    ]
+    print(render([r for r in reports if r.waiting or r.moved or r.failed], dry_run))
+    for logical_id, meaning in FAILURE_DESTINATIONS.items():
+        url = target.queue_urls().get(logical_id)
+        if url and (count := waiting(sqs, url)):
+            print(f"{logical_id}: {count} waiting: {meaning}; not moved by redrive")
+    if dry_run and any(r.waiting for r in reports):
+        print("dry run: nothing moved; add --move to move")
+    return 1 if any(r.failed for r in reports) else 0
+
+
+def _progress(label: str) -> Callable[[int, int], None] | None:
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        width = 30
+        filled = width if not total else min(width, width * done // total)
+        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show

@@ -1,0 +1,1 @@
+"""Operator tools shared by the CLI (`tts-sync ops ...`) and console entry points."""

@@ -1,0 +1,156 @@
+"""`tts-sync ops redrive` against SQS over the wire (moto server): a dry run moves nothing, a
+move loses nothing, and what the source queue refuses stays in the DLQ."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import uuid
+
+import boto3
+import pytest
+
+from tts_local.ops_cli import run_redrive
+from tts_sync.ops.redrive import RedriveError, dead_letter_queues, redrive
+from tts_sync.ops.target import StackTarget
+
+
+@pytest.fixture
+def stack(aws_endpoint):
+    """A source queue dead-lettering into its DLQ, as template.yaml declares them."""
+    sqs = boto3.client("sqs", endpoint_url=aws_endpoint)
+    suffix = uuid.uuid4().hex[:8]
+    dlq = sqs.create_queue(QueueName=f"dlq-{suffix}")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1})
+    source = sqs.create_queue(QueueName=f"source-{suffix}", Attributes={"RedrivePolicy": policy})[
+        "QueueUrl"
+    ]
+    target = StackTarget(
+        "test",
+        {"WorkQueue": source, "WorkDeadLetterQueue": dlq, "SomeTable": f"table-{suffix}"},
+        aws_endpoint,
+    )
+    return sqs, target, source, dlq
+
+
+def _poison(sqs, dlq: str, count: int) -> set[str]:
+    bodies = set()
+    for index in range(count):
+        body = json.dumps({"n": index})
+        attributes = {"ERROR_CODE": {"DataType": "String", "StringValue": "SQS.Throttled"}}
+        sqs.send_message(
+            QueueUrl=dlq,
+            MessageBody=body,
+            **({"MessageAttributes": attributes} if index % 3 == 0 else {}),
+        )
+        bodies.add(body)
+    return bodies
+
+
+def _drain(sqs, url: str) -> list[str]:
+    bodies = []
+    while messages := sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60
+    ).get("Messages"):
+        bodies.extend(m["Body"] for m in messages)
+        sqs.delete_message_batch(
+            QueueUrl=url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
+            ],
+        )
+    return bodies
+
+
+def test_the_stack_dlqs_are_found_from_the_source_queues_redrive_policies(stack):
+    sqs, target, source, dlq = stack
+    (found,) = dead_letter_queues(sqs, target.queue_urls())
+    assert (found.logical_id, found.url, found.source_urls) == (
+        "WorkDeadLetterQueue",
+        dlq,
+        (source,),
+    )
+
+
+def test_a_dry_run_counts_per_reason_and_moves_nothing(stack):
+    sqs, target, source, dlq = stack
+    _poison(sqs, dlq, 25)
+    (queue,) = dead_letter_queues(sqs, target.queue_urls())
+    report = redrive(sqs, queue, dry_run=True)
+    assert report.waiting == 25 and report.moved == 0
+    assert report.reasons["SQS.Throttled"] == 9
+    assert sum(report.reasons.values()) == 25
+    assert _drain(sqs, source) == []
+    assert len(_drain(sqs, dlq)) == 25  # every message still there, visible at once
+
+
+def test_a_move_puts_every_message_back_once_and_empties_the_dlq(stack, capsys):
+    sqs, target, source, dlq = stack
+    bodies = _poison(sqs, dlq, 25)
+    args = argparse.Namespace(queue=None, move=True, limit=None)
+    assert run_redrive(target, args) == 0
+    assert "WorkDeadLetterQueue: 25 waiting, moved 25" in capsys.readouterr().out
+    moved = _drain(sqs, source)
+    assert sorted(moved) == sorted(bodies)  # all of them, none twice
+    assert _drain(sqs, dlq) == []
+
+
+def test_a_limit_moves_only_that_many(stack):
+    sqs, target, source, dlq = stack
+    _poison(sqs, dlq, 12)
+    (queue,) = dead_letter_queues(sqs, target.queue_urls())
+    assert redrive(sqs, queue, dry_run=False, limit=5).moved == 5
+    assert len(_drain(sqs, source)) == 5
+
+
+def test_what_the_source_refuses_stays_in_the_dlq(stack, monkeypatch):
+    sqs, target, source, dlq = stack
+    _poison(sqs, dlq, 4)
+    (queue,) = dead_letter_queues(sqs, target.queue_urls())
+    real_send = sqs.send_message_batch
+
+    def half_refused(**kwargs):
+        entries = kwargs["Entries"]
+        answer = real_send(QueueUrl=kwargs["QueueUrl"], Entries=entries[: len(entries) // 2])
+        refused = [
+            {"Id": e["Id"], "SenderFault": False, "Code": "InternalError"}
+            for e in entries[len(entries) // 2 :]
+        ]
+        return {**answer, "Failed": refused}
+
+    monkeypatch.setattr(sqs, "send_message_batch", half_refused)
+    report = redrive(sqs, queue, dry_run=False, limit=4)
+    assert (report.moved, report.failed) == (2, 2)
+    assert len(_drain(sqs, source)) == 2
+    # The refused two were never deleted: still in the DLQ (in flight until their time ends).
+    counts = sqs.get_queue_attributes(
+        QueueUrl=dlq,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    assert int(counts["ApproximateNumberOfMessages"]) == 0
+    assert int(counts["ApproximateNumberOfMessagesNotVisible"]) == 2
+
+
+def test_a_dlq_shared_by_two_sources_is_refused_with_the_reason(stack):
+    sqs, target, _source, dlq = stack
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1})
+    other = sqs.create_queue(
+        QueueName=f"other-{uuid.uuid4().hex[:8]}", Attributes={"RedrivePolicy": policy}
+    )["QueueUrl"]
+    urls = {**target.queue_urls(), "OtherQueue": other}
+    (queue,) = dead_letter_queues(sqs, urls)
+    with pytest.raises(RedriveError, match="DLQ of 2 queues"):
+        redrive(sqs, queue, dry_run=True)
+
+
+def test_an_unknown_queue_name_is_refused_naming_the_dlqs(stack):
+    _, target, _, _ = stack
+    args = argparse.Namespace(queue=["NoSuchQueue"], move=False, limit=None)
+    with pytest.raises(RedriveError, match="WorkDeadLetterQueue"):
+        run_redrive(target, args)
