@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -82,6 +83,41 @@ def _override(text: str) -> tuple[str, str]:
     return key, value
 
 
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO 8601 time such as 2026-12-01T10:00:00Z, got {text!r}"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _event_type(text: str) -> int:
+    from tts_sync.events import BY_NAME
+
+    if text.isdigit():
+        return int(text)
+    spec = BY_NAME.get(text.upper())
+    if spec is None:
+        names = ", ".join(sorted(BY_NAME))
+        raise argparse.ArgumentTypeError(f"unknown webhook type {text!r}; known: {names}")
+    return spec.number
+
+
+def _stack_options(command: argparse.ArgumentParser) -> None:
+    where = command.add_mutually_exclusive_group(required=True)
+    where.add_argument("--stack", metavar="NAME", help="a deployed CloudFormation stack")
+    where.add_argument(
+        "--local",
+        nargs="?",
+        const="http://127.0.0.1:3000",
+        type=_http_url,
+        metavar="API_URL",
+        help="the local stack at API_URL (default http://127.0.0.1:3000)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tts-sync", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -130,21 +166,30 @@ def build_parser() -> argparse.ArgumentParser:
         "redrive",
         help="dead-letter queues back to their source queues (dry run unless --move)",
     )
-    where = redrive.add_mutually_exclusive_group(required=True)
-    where.add_argument("--stack", metavar="NAME", help="a deployed CloudFormation stack")
-    where.add_argument(
-        "--local",
-        nargs="?",
-        const="http://127.0.0.1:3000",
-        type=_http_url,
-        metavar="API_URL",
-        help="the local stack at API_URL (default http://127.0.0.1:3000)",
-    )
+    _stack_options(redrive)
     redrive.add_argument(
         "--queue", action="append", metavar="LOGICAL_ID", help="only this DLQ (repeatable)"
     )
     redrive.add_argument("--move", action="store_true", help="move (default: dry run)")
     redrive.add_argument("--limit", type=_positive_int, help="move at most this many per DLQ")
+    replay = ops_commands.add_parser(
+        "replay", help="stored webhook events through the Events stream's consumer again"
+    )
+    _stack_options(replay)
+    replay.add_argument("--shop", metavar="SHOP_ID", help="only this shop's events")
+    replay.add_argument("--since", type=_moment, help="sent at or after (ISO 8601, UTC if bare)")
+    replay.add_argument("--until", type=_moment, help="sent at or before (ISO 8601)")
+    replay.add_argument(
+        "--type",
+        action="append",
+        type=_event_type,
+        metavar="TYPE",
+        help="only this webhook type, number or name (repeatable)",
+    )
+    replay.add_argument(
+        "--order", action="append", metavar="ORDER_ID", help="only events naming this order"
+    )
+    replay.add_argument("--dry-run", action="store_true", help="count what would be replayed")
 
     schemas = commands.add_parser("schemas", help="outbound event JSON schemas (schemas/outbound)")
     schemas.add_argument(

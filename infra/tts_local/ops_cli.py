@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 
 from tts_sync.ops.redrive import RedriveError, dead_letter_queues, redrive, render, waiting
+from tts_sync.ops.replay import ReplayError, ReplaySelection, replay, stored_events
 from tts_sync.ops.target import StackTarget, TargetError, deployed_target, local_target
 
 # Failure destinations that are not some queue's DLQ: what their messages describe, and where
@@ -22,8 +23,10 @@ FAILURE_DESTINATIONS = {
 def run_ops(args: argparse.Namespace) -> int:
     try:
         target = local_target(args.local) if args.local else deployed_target(args.stack)
+        if args.ops_command == "replay":
+            return run_replay(target, args)
         return run_redrive(target, args)
-    except (TargetError, RedriveError) as error:
+    except (TargetError, RedriveError, ReplayError) as error:
         print(f"tts-sync ops: {error}", file=sys.stderr)
         return 2
 
@@ -52,6 +55,34 @@ def run_redrive(target: StackTarget, args: argparse.Namespace) -> int:
     if dry_run and any(r.waiting for r in reports):
         print("dry run: nothing moved; add --move to move")
     return 1 if any(r.failed for r in reports) else 0
+
+
+def run_replay(target: StackTarget, args: argparse.Namespace) -> int:
+    selection = ReplaySelection(
+        shop_id=args.shop,
+        since=args.since,
+        until=args.until,
+        types=frozenset(args.type or ()),
+        order_ids=frozenset(args.order or ()),
+    )
+    table = target.resources.get("EventsTable")
+    if not table:
+        raise ReplayError(f"{target.name} has no EventsTable")
+    dynamodb = target.client("dynamodb")
+    items = stored_events(dynamodb, table, selection)
+    if args.dry_run:
+        count = sum(1 for _ in items)
+        print(f"{count} stored events match; dry run: nothing replayed")
+        return 0
+    stream_arn = dynamodb.describe_table(TableName=table)["Table"].get("LatestStreamArn", "")
+    report = replay(items, target.invoker("EventRouterFunction"), stream_arn)
+    print(
+        f"{report.matched} stored events replayed through EventRouterFunction "
+        f"({report.sent} sent, {len(report.failed)} not processed)"
+    )
+    for event_key in report.failed:
+        print(f"  not processed: {event_key} (the function's log says why)")
+    return 1 if report.failed else 0
 
 
 def _progress(label: str) -> Callable[[int, int], None] | None:

@@ -147,3 +147,27 @@ def test_ops_redrive_works_against_the_local_stack_through_its_ready_info(stack,
                 )
                 found.append(body)
     assert found == [body]
+
+
+def test_ops_replay_sends_stored_events_through_the_router_of_the_local_stack(
+    stack, webhook_url, capsys
+):
+    from tts_local.cli import main
+
+    api = stack.ready_info["api_url"]
+    listing = {
+        "type": 5,
+        "tts_notification_id": "e2e-replay-listing",
+        "shop_id": "7494049642642441621",
+        "timestamp": int(time.time()),
+        "data": {"product_id": "1729582718312380001", "status": "ACTIVATE", "update_time": 5},
+    }
+    body = json.dumps(listing).encode()
+    assert post_signed(webhook_url, body, APP_KEY, APP_SECRET, timeout=30).status_code == 200
+    selection = ["--local", api, "--type", "PRODUCT_STATUS_CHANGE"]
+    assert main(["ops", "replay", *selection, "--dry-run"]) == 0
+    dry = capsys.readouterr().out
+    assert "1 stored events match" in dry and "nothing replayed" in dry
+    assert main(["ops", "replay", *selection]) == 0
+    out = capsys.readouterr().out
+    assert "1 stored events replayed through EventRouterFunction (1 sent, 0 not processed)" in out

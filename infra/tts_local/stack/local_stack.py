@@ -347,7 +347,8 @@ class LocalStack:
         return None
 
     def _admin(self, method: str, path: str, body: bytes) -> HttpResponse | None:
-        """/_local/ routes on the API port: fire schedules, read the ready info."""
+        """/_local/ routes on the API port: fire schedules, invoke a function by its logical
+        id (POST /_local/functions/<LogicalId>/invoke), read the ready info."""
         parts = path.strip("/").split("/")
         if method == "POST" and len(parts) == 3 and parts[1] == "schedules":
             try:
@@ -355,6 +356,19 @@ class LocalStack:
             except KeyError:
                 return gateway_error(HTTPStatus.NOT_FOUND, f"no schedule {parts[2]}")
             payload = json.dumps({"rule": parts[2], "results": results}, default=str).encode()
+            return HttpResponse(200, [("content-type", "application/json")], payload)
+        if method == "POST" and len(parts) == 4 and parts[1:4:2] == ["functions", "invoke"]:
+            # What `aws lambda invoke` does on AWS: ops commands (replay) use it locally.
+            worker = self.workers.get(parts[2])
+            if worker is None:
+                return gateway_error(HTTPStatus.NOT_FOUND, f"no function {parts[2]}")
+            try:
+                event = json.loads(body or b"{}")
+            except ValueError:
+                return gateway_error(HTTPStatus.BAD_REQUEST, "the event is not JSON")
+            result = worker.invoke(event)
+            answer = {"ok": result.ok, "payload": result.payload, "error": result.error}
+            payload = json.dumps(answer, default=str).encode()
             return HttpResponse(200, [("content-type", "application/json")], payload)
         if method == "GET" and parts == ["_local", "ready"]:
             payload = json.dumps(self.ready_info).encode()

@@ -76,6 +76,14 @@ class PackageUpdate(EventData):
     update_time: int | None = None
 
 
+def order_ids_named(data: EventData | None) -> list[str]:
+    """The orders an event's data names: its order_id, or every order of a package update."""
+    if isinstance(data, PackageUpdate):
+        return [order_id for package in data.package_list for order_id in package.order_id_list]
+    order_id = getattr(data, "order_id", None)
+    return [order_id] if order_id else []
+
+
 class ProductStatusChange(EventData):
     product_id: IdStr
     status: str | None = None

@@ -28,9 +28,9 @@ from tts_sync.events.catalogue import (
     BY_NUMBER,
     Domain,
     EventData,
-    PackageUpdate,
     ProductStatusChange,
     UpcomingAuthorizationExpiration,
+    order_ids_named,
 )
 from tts_sync.events.stream import EventsStreamRecord, StoredEventImage
 from tts_sync.observability import MetricUnit, logger, metrics
@@ -104,7 +104,7 @@ def _route(raw: dict[str, Any], plan: BatchPlan, dependencies: OrderSyncDependen
     try:
         data = stored.typed_data()
         if spec.domain is Domain.ORDERS:
-            for order_id in _order_ids(data):
+            for order_id in order_ids_named(data):
                 plan.orders[(stored.shop_id, order_id)].append(sequence)
         elif spec.domain is Domain.CATALOG:
             _listing(stored, data, dependencies)
@@ -116,13 +116,6 @@ def _route(raw: dict[str, Any], plan: BatchPlan, dependencies: OrderSyncDependen
     except Exception as exc:
         plan.failures[sequence] = type(exc).__name__
         logger.exception("stream record failed", event_key=stored.event_key)
-
-
-def _order_ids(data: EventData | None) -> list[str]:
-    if isinstance(data, PackageUpdate):
-        return [order_id for package in data.package_list for order_id in package.order_id_list]
-    order_id = getattr(data, "order_id", None)
-    return [order_id] if order_id else []
 
 
 def _hydrate(plan: BatchPlan, dependencies: OrderSyncDependencies, deadline: Deadline) -> None:

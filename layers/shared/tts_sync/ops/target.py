@@ -3,7 +3,9 @@ credentials) or the local stack (its READY info, read from its API port)."""
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +25,7 @@ class StackTarget:
     name: str
     resources: dict[str, str]  # template logical id -> physical id (queue URL, table name...)
     endpoint_url: str | None = None  # the local stack's moto; None for AWS itself
+    local_api_url: str | None = None  # the local stack's API port (its /_local/ routes)
 
     def client(self, service: str) -> Any:
         return boto3.client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
@@ -35,13 +38,40 @@ class StackTarget:
             if _QUEUE_URL.match(physical)
         }
 
+    def invoker(self, logical_id: str) -> Callable[[dict[str, Any]], Mapping[str, Any]]:
+        """Invoke one of the stack's functions synchronously and return its answer; raises
+        TargetError when it crashed (a function error, a timeout)."""
+        if self.local_api_url:
+            url = f"{self.local_api_url}/_local/functions/{logical_id}/invoke"
+
+            def invoke_local(event: dict[str, Any]) -> Mapping[str, Any]:
+                answer = httpx.post(url, json=event, timeout=900).json()
+                if not answer.get("ok"):
+                    raise TargetError(f"{logical_id} failed: {answer.get('error')}")
+                return answer.get("payload") or {}
+
+            return invoke_local
+        client = self.client("lambda")
+        name = self.resources[logical_id]
+
+        def invoke_deployed(event: dict[str, Any]) -> Mapping[str, Any]:
+            response = client.invoke(FunctionName=name, Payload=json.dumps(event).encode())
+            answer = json.loads(response["Payload"].read() or b"{}")
+            if response.get("FunctionError"):
+                raise TargetError(f"{logical_id} failed: {answer.get('errorMessage', answer)}")
+            return answer if isinstance(answer, dict) else {}
+
+        return invoke_deployed
+
 
 def local_target(api_url: str) -> StackTarget:
     try:
         response = httpx.get(api_url.rstrip("/") + "/_local/ready", timeout=5)
         response.raise_for_status()
         ready = response.json()
-        return StackTarget("local", dict(ready["resources"]), ready["aws_endpoint_url"])
+        return StackTarget(
+            "local", dict(ready["resources"]), ready["aws_endpoint_url"], api_url.rstrip("/")
+        )
     except (httpx.HTTPError, ValueError, KeyError, TypeError) as error:
         raise TargetError(f"no local stack answers at {api_url}: {error}") from None
 
