@@ -27,7 +27,10 @@ from tts_local.stack.pipes import close_pipes
 log = logging.getLogger(__name__)
 
 INIT_TIMEOUT_SECONDS = 10.0  # Lambda's init phase limit
-_RESTART_BACKOFF_SECONDS = 1.0  # a container that dies at once is not respawned in a hot loop
+# A container that keeps dying soon after its start is respawned after 1, 2, 4 ... 30 s, not in
+# a hot loop (each respawn logs a line); one that lived a while is respawned at once.
+_STABLE_SECONDS = 5.0
+_MAX_BACKOFF_SECONDS = 30.0
 _IPC_GRACE_SECONDS = 0.25  # pipe latency; the handler itself sees the exact deadline
 _PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "SYSTEMROOT", "TMPDIR")
 
@@ -107,6 +110,8 @@ class FunctionWorker:
         self._initialised = threading.Event()
         self._init_error: dict[str, Any] | None = None
         self._spawned_at = 0.0
+        self._dead_since: float | None = None
+        self._backoff = 0.0
         self._function_log = logging.getLogger(f"tts_local.function.{spec.logical_id}")
         self.restarts = 0
         self._closed = False
@@ -190,7 +195,14 @@ class FunctionWorker:
         process = self._process
         if self._closed or process is None or process.poll() is None:
             return None
-        if time.monotonic() - self._spawned_at < _RESTART_BACKOFF_SECONDS:
+        now = time.monotonic()
+        if self._dead_since is None:
+            self._dead_since = now
+            short_lived = now - self._spawned_at < _STABLE_SECONDS
+            self._backoff = (
+                min(max(self._backoff * 2, 1.0), _MAX_BACKOFF_SECONDS) if short_lived else 0.0
+            )
+        if now - self._dead_since < self._backoff:
             return None
         if not self._lock.acquire(blocking=False):
             return None
@@ -199,6 +211,7 @@ class FunctionWorker:
                 return None
             reason = f"worker pid {process.pid} exited with code {process.returncode}"
             self._restart(reason)
+            self._dead_since = None
             return reason
         finally:
             self._lock.release()

@@ -75,7 +75,11 @@ def initialise_workers(
 
 def _report_init(worker: FunctionWorker) -> None:
     error = worker.init_error
-    if error is not None:
+    if worker.state == "dead":
+        # The interpreter itself went (os._exit, a crash in a C extension): the supervisor
+        # respawns it, with a growing delay if it keeps dying.
+        log.error("%s: its worker exited during init", worker.spec.logical_id)
+    elif error is not None:
         # Lambda answers each invocation with this error; so does the worker. Say it once now.
         log.error(
             "%s failed its init (%s: %s); its invocations will fail",

@@ -143,9 +143,7 @@ class Supervisor(BackgroundLoop):
         for worker in list(self._workers.values()):
             if self._stop.is_set():
                 return None
-            reason = worker.supervise()
-            if reason is not None:
-                log.warning("%s: %s; started a new worker", worker.spec.logical_id, reason)
+            worker.supervise()  # logs the restart, if any
         for child in self.watched:
             if self._stop.is_set() or child.alive():
                 continue

@@ -168,12 +168,37 @@ def test_init_that_hangs_fails_the_start_naming_the_function() -> None:
     assert worker.restarts == 1  # retried once with a fresh container, then gave up
 
 
+def test_worker_that_keeps_dying_is_respawned_with_a_growing_delay() -> None:
+    spec = FunctionSpec(
+        logical_id="ExitsFunction",
+        name="fixture-ExitsFunction",
+        arn="arn:aws:lambda:us-east-1:123456789012:function:fixture-ExitsFunction",
+        code_dir=FIXTURES / "functions" / "exits",
+        handler="app.handler",
+        timeout_seconds=1,
+        memory_mb=128,
+    )
+    worker = FunctionWorker(spec, lambda_environment(spec, "http://127.0.0.1:9", "us-east-1", {}))
+    worker.start()
+    try:
+        eventually(lambda: worker.state == "dead", 10, "the first container died")
+        started = time.monotonic()
+        while time.monotonic() - started < 4:  # what the supervisor does, 4 s of it
+            worker.supervise()
+            time.sleep(0.05)
+        # Respawned after 1 s, then 2 s (then 4 s): not 80 times in a hot loop.
+        assert 1 <= worker.restarts <= 3
+    finally:
+        worker.stop()
+
+
 class FakeWorker:
     """What initialise_workers reads of a worker; its init ends when the test says so."""
 
     def __init__(self, name: str, log: list[str]) -> None:
         self.spec = type("Spec", (), {"logical_id": name})()
         self.init_error = None
+        self.state = "ready"
         self.started = False
         self.finished = False
         self._log = log
