@@ -269,6 +269,14 @@ def test_killed_moto_ends_the_stack_with_one_clear_message(tmp_path: Path) -> No
     eventually(lambda: not any(alive(pid) for pid in children), 5, "children gone")
 
 
+def test_children_exit_when_the_stack_is_killed_outright(tmp_path: Path) -> None:
+    with cli(tmp_path) as running:
+        children = running.child_pids()
+        os.kill(running.process.pid, signal.SIGKILL)  # no handler runs: only their stdin closes
+        running.ended_within(5)
+    eventually(lambda: not any(alive(pid) for pid in children), 10, "orphaned children gone")
+
+
 def test_sandbox_that_died_is_restarted_in_place_with_its_state() -> None:
     sandbox = Sandbox("key", "secret", port=0).start()
     moto = MotoProcess()  # never started: "running" for the supervisor's purpose
