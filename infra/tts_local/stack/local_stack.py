@@ -28,6 +28,7 @@ from tts_local.stack.http_api import (
 )
 from tts_local.stack.lifecycle import (
     DRAIN_SECONDS,
+    StartCancelled,
     default_parallelism,
     drain_and_stop,
     initialise_workers,
@@ -132,8 +133,10 @@ class LocalStack:
         template = load_template(self.template_path, self.settings.region)
         # Bind the API port first: a busy port should fail before anything else starts.
         self._api = ApiServer(RouteTable([]), self._invoke_by_name, self._admin, self._port)
+        _check_cancelled(should_stop)
         self._moto = MotoProcess()
         self.clients = MotoClients(self._moto.start(), self.settings.region)
+        _check_cancelled(should_stop)
         log.info("moto listening on %s", self.clients.endpoint_url)
 
         identity = StackIdentity(self.settings.stack_name, self.settings.region, self._api.url)
@@ -142,6 +145,7 @@ class LocalStack:
             overrides.setdefault("Stage", template.parameters["Stage"].get("Default", "dev"))
         provisioner = Provisioner(template, identity, self.clients, overrides)
         self.resources = provisioner.provision_all()
+        _check_cancelled(should_stop)
         self.outputs = provisioner.outputs()
 
         for resource in self._of_type("AWS::Lambda::Function"):
@@ -422,6 +426,11 @@ class LocalStack:
             payload = json.dumps({"failure": self.failure, "processes": self.processes()}).encode()
             return HttpResponse(200, [("content-type", "application/json")], payload)
         return None
+
+
+def _check_cancelled(should_stop: Callable[[], bool]) -> None:
+    if should_stop():
+        raise StartCancelled("stop requested during start-up")
 
 
 def _env_text(value: Any) -> str:

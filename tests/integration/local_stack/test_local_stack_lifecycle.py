@@ -254,6 +254,34 @@ def test_killed_worker_is_replaced_within_two_seconds(shared_cli: RunningCli) ->
     assert "Traceback" not in shared_cli.stderr
 
 
+def test_worker_killed_mid_invocation_fails_that_invocation_at_once(
+    shared_cli: RunningCli,
+) -> None:
+    replies: list[httpx.Response] = []
+    request = threading.Thread(
+        target=lambda: replies.append(
+            httpx.get(shared_cli.api_url + "/slow", params={"seconds": "30"}, timeout=40)
+        )
+    )
+    request.start()
+    busy = eventually(
+        lambda: (c := shared_cli.child("SlowHttpFunction"))["state"] == "busy" and c, 10, "busy"
+    )
+    killed_at = time.monotonic()
+    os.kill(busy["pid"], signal.SIGKILL)
+    request.join(timeout=10)
+    assert time.monotonic() - killed_at < 2  # not the function's 60 s Timeout
+    assert [reply.status_code for reply in replies] == [500]
+    eventually(
+        lambda: (
+            (c := shared_cli.child("SlowHttpFunction"))["pid"] != busy["pid"]
+            and c["state"] == "ready"
+        ),
+        15,
+        "a fresh SlowHttpFunction worker",
+    )
+
+
 def test_killed_moto_ends_the_stack_with_one_clear_message(tmp_path: Path) -> None:
     with cli(tmp_path) as running:
         children = running.child_pids()
