@@ -198,9 +198,11 @@ class LocalStack:
         )
         if self._moto:
             # Stopping moto also ends a poller's pending long poll, so the joins below are short.
-            self._moto.stop(timeout=2)
+            self._moto.stop(timeout=1.5)
             self._moto = None
-        deadline = time.monotonic() + 2  # the pollers are daemon threads: never wait long
+        # The pollers are daemon threads: never wait long. Worst case of the whole stop: 5 s of
+        # drain + 1 s for workers + 1.5 s for moto + 1 s here, inside the 10 s a stop may take.
+        deadline = time.monotonic() + 1
         for loop in [*self._mappings, self._scheduler, self._supervisor]:
             if loop is not None:
                 loop.join(timeout=max(0.0, deadline - time.monotonic()))
