@@ -138,6 +138,9 @@ def test_ready_means_every_worker_finished_its_init(shared_cli: RunningCli) -> N
     assert all(child["state"] == "ready" for child in functions), children
     assert [child["state"] for child in children if child["kind"] == "moto"] == ["running"]
     assert [child["state"] for child in children if child["kind"] == "sandbox"] == ["running"]
+    # Each child leads its own session: a terminal's Ctrl-C reaches only the stack.
+    pids = [child["pid"] for child in children if child["pid"] is not None]
+    assert [os.getsid(pid) for pid in pids] == pids
 
     started = time.monotonic()
     reply = httpx.get(shared_cli.api_url + "/plain", timeout=10)
