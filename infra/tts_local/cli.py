@@ -14,10 +14,9 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -223,18 +222,18 @@ def run_local(args: argparse.Namespace) -> int:
     # Imported here: `tts-sync webhook send` should not pay for moto and the SAM translator.
     from tts_local.stack import LocalStack
     from tts_local.stack.intrinsics import IntrinsicError
+    from tts_local.stack.lifecycle import StartCancelled, StartupError
     from tts_local.stack.resources import ProvisioningError
+    from tts_local.stack.supervisor import SandboxChild
     from tts_local.stack.template_loader import TemplateError
+    from tts_local.stop_signals import StopSignals, kill_groups_at_once
 
     _configure_logging(args.verbose)
-    stopping = threading.Event()
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        log.info("received %s, shutting down", signal.Signals(signum).name)
-        stopping.set()
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+    running: list[Any] = []  # the stack, once built: its children die with a second signal
+    signals = StopSignals(
+        lambda signum: kill_groups_at_once(running[0].child_pids() if running else [], signum)
+    )
+    signals.install()
 
     app_key, app_secret = _app_credentials()
     sandbox, tiktok_env = _tiktok_api(args, app_key, app_secret)
@@ -243,12 +242,16 @@ def run_local(args: argparse.Namespace) -> int:
         port=args.port,
         parameter_overrides=dict(args.parameter_overrides),
         function_env_overrides=tiktok_env,
+        on_fatal=lambda message: signals.wake(),  # from the supervisor's thread
     )
+    running.append(stack)
     started = False
     try:
-        stack.start()
+        stack.start(should_stop=lambda: signals.requested is not None)
         started = True
-    except (TemplateError, IntrinsicError, ProvisioningError) as exc:
+    except StartCancelled:
+        return 0
+    except (TemplateError, IntrinsicError, ProvisioningError, StartupError) as exc:
         print(f"tts-sync local: error: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
@@ -261,21 +264,40 @@ def run_local(args: argparse.Namespace) -> int:
     finally:
         if sandbox is not None and not started:
             sandbox.stop()
+    status = 0
     try:
+        if sandbox is not None:
+            stack.watch(SandboxChild(sandbox))
         # Anything in this process that builds a boto3 client (the demo, say) talks to moto.
         os.environ.update(stack.client_environment())
         _store_app_credentials(stack, app_key, app_secret)
         ready = {**stack.ready_info, "sandbox_url": sandbox.url if sandbox else None}
         sys.stdout.write("READY " + json.dumps(ready) + "\n")
         sys.stdout.flush()
-        if args.demo and not stopping.is_set():
-            _run_demo(ready, app_key, app_secret)
-        stopping.wait()
+
+        def stopping() -> bool:
+            return signals.requested is not None or stack.failure is not None
+
+        if args.demo:
+            # On its own thread: the main thread keeps answering signals and the supervisor.
+            threading.Thread(
+                target=_run_demo,
+                args=(ready, app_key, app_secret, stopping),
+                name="demo",
+                daemon=True,
+            ).start()
+        while not stopping():
+            signals.wait(1.0)
+        if stack.failure is not None:
+            print(f"tts-sync local: error: {stack.failure}; stopping", file=sys.stderr)
+            status = 1
+        else:
+            log.info("received %s, shutting down", signal.Signals(signals.requested or 2).name)
     finally:
         stack.stop()
         if sandbox is not None:
             sandbox.stop()
-    return 0
+    return status
 
 
 def _tiktok_api(
@@ -308,12 +330,16 @@ def _store_app_credentials(stack: Any, app_key: str, app_secret: str) -> None:
     )
 
 
-def _run_demo(ready: dict[str, Any], app_key: str, app_secret: str) -> None:
+def _run_demo(
+    ready: dict[str, Any], app_key: str, app_secret: str, stopping: Callable[[], bool]
+) -> None:
     from tts_local.demo import run_demo  # another module's job; imported only when asked for
 
     try:
         status = run_demo(ready, app_key, app_secret)
     except Exception as exc:
+        if stopping():  # the stack went away under the demo: that is not the demo's failure
+            return
         log.error("demo failed (%s: %s); the stack keeps running", type(exc).__name__, exc)
         log.debug("demo failure", exc_info=True)
         return

@@ -12,6 +12,7 @@ with Sandbox("app-key", "app-secret", port=0) as sandbox:
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Sequence
@@ -101,6 +102,21 @@ class Sandbox(OrderLifecycleMethods):
             thread.join()  # ... and this once its thread has, so nothing outlives stop()
         if server is not None:
             server.server_close()
+
+    @property
+    def serving(self) -> bool:
+        """False once the server's thread has died (a stopped sandbox is not serving either)."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def restart_in_place(self) -> None:
+        """Serves again on the same port with the same state (shops, tokens, orders): the
+        functions keep their TTS_API_BASE_URL and nothing a test or the demo seeded is lost."""
+        old, self._server = self._server, None
+        if old is not None:
+            with contextlib.suppress(OSError):
+                old.server_close()
+        self._server = SandboxServer(self, self.host, self.port)
+        self._thread = serve_in_thread(self._server)
 
     def __enter__(self) -> Sandbox:
         return self.start()

@@ -8,13 +8,14 @@ rules; handler crashes and timeouts look like API Gateway's 500.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import Message
@@ -411,6 +412,8 @@ class ApiServer:
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
+        self._in_flight = 0  # requests being answered; a stop waits for them
+        self._idle = threading.Condition()
 
     @property
     def port(self) -> int:
@@ -427,9 +430,26 @@ class ApiServer:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stops accepting connections; requests already read are still answered."""
         if self._thread is not None:  # shutdown() would wait forever for a loop never started
             self._server.shutdown()
         self._server.server_close()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Waits until no request is being answered; True when none is left."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._in_flight == 0, max(0.0, timeout))
+
+    @contextlib.contextmanager
+    def _answering(self) -> Iterator[None]:
+        with self._idle:
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
 
     def handle(
         self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, source_ip: str
@@ -508,7 +528,11 @@ class ApiServer:
                 if self.command != "HEAD":
                     self.wfile.write(response.body)
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
+            def _serve_counted(self) -> None:
+                with server._answering():
+                    self._serve()
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve_counted
 
             def log_message(self, format: str, *args: Any) -> None:
                 log.debug("http: " + format, *args)

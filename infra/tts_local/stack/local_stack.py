@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
@@ -24,11 +26,19 @@ from tts_local.stack.http_api import (
     gateway_error,
     routes_from_openapi,
 )
+from tts_local.stack.lifecycle import (
+    DRAIN_SECONDS,
+    StartCancelled,
+    default_parallelism,
+    drain_and_stop,
+    initialise_workers,
+)
 from tts_local.stack.moto_process import MotoProcess
 from tts_local.stack.resources import Provisioner, Resource, StackIdentity
 from tts_local.stack.schedules import Schedule, Scheduler, ScheduleTarget
 from tts_local.stack.sqs_mapping import SqsMapping
 from tts_local.stack.stream_mapping import StreamMapping
+from tts_local.stack.supervisor import Supervisor, WatchedChild, describe_children
 from tts_local.stack.template_loader import load_template
 
 log = logging.getLogger(__name__)
@@ -57,6 +67,9 @@ class StackSettings:
     stream_poll_seconds: float = 0.5
     schedule_tick_seconds: float = 1.0
     parameter_overrides: dict[str, str] = field(default_factory=dict)
+    # How many function inits run at once (default: the machine's cores).
+    init_parallelism: int = field(default_factory=default_parallelism)
+    supervise_interval_seconds: float = 0.25
 
 
 class LocalStack:
@@ -68,7 +81,10 @@ class LocalStack:
         parameter_overrides: dict[str, str] | None = None,
         function_env_overrides: dict[str, str] | None = None,
         settings: StackSettings | None = None,
+        on_fatal: Callable[[str], None] | None = None,
     ) -> None:
+        """`on_fatal(message)` is called once, from the supervisor's thread, when the stack
+        cannot go on (moto died); `failure` holds the message from then on."""
         self.template_path = Path(template_path)
         self.settings = settings or StackSettings()
         self._port = port
@@ -80,6 +96,10 @@ class LocalStack:
         self._moto: MotoProcess | None = None
         self._api: ApiServer | None = None
         self._scheduler: Scheduler | None = None
+        self._supervisor: Supervisor | None = None
+        self._watched: list[WatchedChild] = []
+        self._on_fatal = on_fatal
+        self.failure: str | None = None
         self._mappings: list[SqsMapping | StreamMapping] = []
         self.workers: dict[str, FunctionWorker] = {}
         self.resources: dict[str, Resource] = {}
@@ -99,20 +119,24 @@ class LocalStack:
     ) -> None:
         self.stop()
 
-    def start(self) -> LocalStack:
+    def start(self, should_stop: Callable[[], bool] = lambda: False) -> LocalStack:
+        """Returns once every route answers: each worker has finished its init. Raises
+        StartupError when one cannot, StartCancelled when `should_stop()` turns true."""
         try:
-            self._start()
+            self._start(should_stop)
         except BaseException:
             self.stop()
             raise
         return self
 
-    def _start(self) -> None:
+    def _start(self, should_stop: Callable[[], bool]) -> None:
         template = load_template(self.template_path, self.settings.region)
         # Bind the API port first: a busy port should fail before anything else starts.
         self._api = ApiServer(RouteTable([]), self._invoke_by_name, self._admin, self._port)
+        _check_cancelled(should_stop)
         self._moto = MotoProcess()
         self.clients = MotoClients(self._moto.start(), self.settings.region)
+        _check_cancelled(should_stop)
         log.info("moto listening on %s", self.clients.endpoint_url)
 
         identity = StackIdentity(self.settings.stack_name, self.settings.region, self._api.url)
@@ -121,10 +145,16 @@ class LocalStack:
             overrides.setdefault("Stage", template.parameters["Stage"].get("Default", "dev"))
         provisioner = Provisioner(template, identity, self.clients, overrides)
         self.resources = provisioner.provision_all()
+        _check_cancelled(should_stop)
         self.outputs = provisioner.outputs()
 
         for resource in self._of_type("AWS::Lambda::Function"):
-            self._start_worker(resource, template.code_dirs.get(resource.logical_id))
+            self._add_worker(resource, template.code_dirs.get(resource.logical_id))
+        initialise_workers(
+            list(self.workers.values()),
+            parallelism=self.settings.init_parallelism,
+            should_stop=should_stop,
+        )
         routes = [
             route
             for resource in self._of_type("AWS::ApiGatewayV2::Api", "AWS::ApiGateway::RestApi")
@@ -140,29 +170,66 @@ class LocalStack:
             log.info("route %s -> %s", route.route_key, route.function_name)
         self._start_mappings()
         self._start_scheduler()
+        self._supervisor = Supervisor(
+            self._moto, self.workers, self._fatal, self.settings.supervise_interval_seconds
+        )
+        for child in self._watched:
+            self._supervisor.watch(child)
+        self._supervisor.start()
         log.info("local stack %s ready on %s", self.settings.stack_name, self.api_url)
 
-    def stop(self) -> None:
-        """Stops pollers first (nothing new starts), then workers, the API and moto."""
+    def stop(self, drain_seconds: float = DRAIN_SECONDS) -> None:
+        """Stops in an order that loses nothing in flight and cannot hang: the supervisor (no
+        restarts), pollers and the API's listener (no new work), then the invocations in flight
+        finish (up to `drain_seconds`), then the workers go, and moto, which they need, last."""
+        if self._supervisor:
+            self._supervisor.stop()
         if self._scheduler:
             self._scheduler.stop()
         for mapping in self._mappings:
             mapping.stop()
-        for worker in self.workers.values():
-            worker.terminate()  # all at once: each may still be in its init phase
-        if self._api:
-            self._api.stop()
-            self._api = None
-        for worker in self.workers.values():
-            worker.stop()
+        api, self._api = self._api, None
+        if api:
+            api.stop()  # no new connections; requests in flight keep their threads
+        drain_and_stop(
+            list(self.workers.values()),
+            drain_seconds=drain_seconds,
+            answers_sent=api.wait_idle if api else lambda timeout: True,
+        )
         if self._moto:
             # Stopping moto also ends a poller's pending long poll, so the joins below are short.
-            self._moto.stop()
+            self._moto.stop(timeout=1.5)
             self._moto = None
-        for mapping in self._mappings:
-            mapping.join(timeout=3)
-        if self._scheduler:
-            self._scheduler.join(timeout=2)
+        # The pollers are daemon threads: never wait long. Worst case of the whole stop: 5 s of
+        # drain + 1 s for workers + 1.5 s for moto + 1 s here, inside the 10 s a stop may take.
+        deadline = time.monotonic() + 1
+        for loop in [*self._mappings, self._scheduler, self._supervisor]:
+            if loop is not None:
+                loop.join(timeout=max(0.0, deadline - time.monotonic()))
+
+    def _fatal(self, message: str) -> None:
+        if self.failure is not None:
+            return
+        self.failure = message
+        log.debug("fatal: %s", message)
+        if self._on_fatal is not None:
+            self._on_fatal(message)
+
+    def watch(self, child: WatchedChild) -> None:
+        """Supervises one more child (the CLI's sandbox): restarted when it dies."""
+        self._watched.append(child)
+        if self._supervisor is not None:
+            self._supervisor.watch(child)
+
+    def processes(self) -> list[dict[str, Any]]:
+        """What GET /_local/processes answers: each child, its pid, state and restarts."""
+        return describe_children(self._moto, self.workers, self._watched)
+
+    def child_pids(self) -> list[int]:
+        """Every child process's pid, read without locks (safe from a signal handler)."""
+        pids = [worker.pid for worker in list(self.workers.values())]
+        pids.append(self._moto.pid if self._moto else None)
+        return [pid for pid in pids if pid is not None]
 
     # ---------------------------------------------------------------- what tests and the CLI use
 
@@ -226,7 +293,7 @@ class LocalStack:
     def _of_type(self, *resource_types: str) -> list[Resource]:
         return [r for r in self.resources.values() if r.type in resource_types]
 
-    def _start_worker(self, resource: Resource, code_dir: Path | None) -> None:
+    def _add_worker(self, resource: Resource, code_dir: Path | None) -> None:
         props = resource.properties
         variables = (props.get("Environment") or {}).get("Variables") or {}
         spec = FunctionSpec(
@@ -243,9 +310,7 @@ class LocalStack:
         environment = lambda_environment(
             spec, self.clients.endpoint_url, self.settings.region, self._env_overrides
         )
-        worker = FunctionWorker(spec, environment)
-        worker.start()
-        self.workers[resource.logical_id] = worker
+        self.workers[resource.logical_id] = FunctionWorker(spec, environment)
 
     def _worker_by_name(self, name_or_arn: str) -> FunctionWorker:
         # ARNs may carry a qualifier (alias/version): arn:aws:lambda:region:acct:function:NAME[:Q]
@@ -373,7 +438,15 @@ class LocalStack:
         if method == "GET" and parts == ["_local", "ready"]:
             payload = json.dumps(self.ready_info).encode()
             return HttpResponse(200, [("content-type", "application/json")], payload)
+        if method == "GET" and parts == ["_local", "processes"]:
+            payload = json.dumps({"failure": self.failure, "processes": self.processes()}).encode()
+            return HttpResponse(200, [("content-type", "application/json")], payload)
         return None
+
+
+def _check_cancelled(should_stop: Callable[[], bool]) -> None:
+    if should_stop():
+        raise StartCancelled("stop requested during start-up")
 
 
 def _env_text(value: Any) -> str:

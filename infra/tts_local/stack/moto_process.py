@@ -4,7 +4,10 @@ moto keeps its state in module globals. In its own process each stack gets fresh
 (two stacks in one test session cannot collide on names, and the session's own moto fixture is
 left alone), and moto's request handling does not compete with the HTTP API for the parent's GIL.
 
-Child protocol: prints "PORT <n>" once listening; exits when stdin closes or on SIGTERM.
+Child protocol: prints "PORT <n>" once listening; exits when stdin closes or on SIGTERM. It runs
+in its own session, so a terminal's Ctrl-C reaches only the stack, which stops moto last.
+moto holds every table, queue and secret: a moto that dies cannot be restarted without losing
+them, so the stack's supervisor stops the stack instead (see `exit_code`).
 """
 
 from __future__ import annotations
@@ -45,7 +48,11 @@ class MotoProcess:
 
     def start(self) -> str:
         self._process = subprocess.Popen(
-            self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            self._command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
         )
         lines: queue.Queue[str] = queue.Queue(maxsize=1)
         stdout = self._process.stdout
@@ -70,13 +77,24 @@ class MotoProcess:
         self.endpoint_url = f"http://127.0.0.1:{int(line.split()[1])}"
         return self.endpoint_url
 
-    def stop(self) -> None:
+    @property
+    def pid(self) -> int | None:
+        process = self._process
+        return process.pid if process is not None else None
+
+    def exit_code(self) -> int | None:
+        """None while moto runs (or was never started); its exit code once it died."""
+        process = self._process
+        return None if process is None else process.poll()
+
+    def stop(self, timeout: float = 5.0) -> None:
         process, self._process = self._process, None
         if process is None:
             return
-        process.terminate()
+        if process.poll() is None:
+            process.terminate()
         try:
-            process.wait(timeout=5)
+            process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

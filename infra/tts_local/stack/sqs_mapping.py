@@ -56,11 +56,13 @@ class SqsMapping(BackgroundLoop):
                 messages = self._collect_batch()
                 if messages:
                     self.deliver(messages)
-            except Exception:
+            except Exception as exc:
                 if self._stop.is_set():
                     return
-                log.exception("SQS mapping %s poll failed", self.logical_id)
+                self._report_failure(log, f"SQS mapping {self.logical_id} poll", exc)
                 self._stop.wait(1)
+            else:
+                self._report_success(log, f"SQS mapping {self.logical_id} poll")
 
     def _collect_batch(self) -> list[dict[str, Any]]:
         messages = self._receive(self._wait)

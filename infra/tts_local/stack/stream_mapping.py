@@ -75,12 +75,14 @@ class StreamMapping(BackgroundLoop):
         while not self._stop.is_set():
             try:
                 self._discover_shards()
-                busy = any(self._poll(shard) for shard in self._shards.values())
-            except Exception:
+                busy = any(self._poll(shard) for shard in list(self._shards.values()))
+            except Exception as exc:
                 if self._stop.is_set():
                     return
-                log.exception("stream mapping %s poll failed", self.logical_id)
+                self._report_failure(log, f"stream mapping {self.logical_id} poll", exc)
                 busy = False
+            else:
+                self._report_success(log, f"stream mapping {self.logical_id} poll")
             if not busy:
                 self._stop.wait(self._interval)
 
