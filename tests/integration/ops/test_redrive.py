@@ -154,3 +154,18 @@ def test_an_unknown_queue_name_is_refused_naming_the_dlqs(stack):
     args = argparse.Namespace(queue=["NoSuchQueue"], move=False, limit=None)
     with pytest.raises(RedriveError, match="WorkDeadLetterQueue"):
         run_redrive(target, args)
+
+
+def test_messages_that_fail_again_during_the_run_are_not_moved_round_in_a_loop(stack, monkeypatch):
+    sqs, target, _, dlq = stack
+    _poison(sqs, dlq, 3)
+    (queue,) = dead_letter_queues(sqs, target.queue_urls())
+    real_send = sqs.send_message_batch
+
+    def consumer_fails_at_once(**kwargs):
+        # The source's consumer fails each message straight back into the DLQ.
+        return real_send(QueueUrl=dlq, Entries=kwargs["Entries"])
+
+    monkeypatch.setattr(sqs, "send_message_batch", consumer_fails_at_once)
+    report = redrive(sqs, queue, dry_run=False)
+    assert report.moved == 3  # what waited at the start, once each; then the run ends

@@ -104,9 +104,12 @@ def redrive(
     (source,) = queue.source_urls
     report = RedriveReport(queue.logical_id, source, waiting(sqs, queue.url))
     looked_at: list[Mapping[str, Any]] = []
+    # At most what waited when the run began: a message that fails again in the source and
+    # comes back during the run is left for the next run, not moved round in a loop.
+    cap = report.waiting if limit is None else min(limit, report.waiting)
     try:
-        while limit is None or len(looked_at) < limit:
-            room = BATCH if limit is None else min(BATCH, limit - len(looked_at))
+        while len(looked_at) < cap:
+            room = min(BATCH, cap - len(looked_at))
             # Taken out of sight while handled, so each receive brings new ones; a dry run
             # puts them back in sight at the end (a crash: they reappear after the timeout).
             messages = sqs.receive_message(
