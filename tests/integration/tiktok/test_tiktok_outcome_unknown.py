@@ -82,7 +82,7 @@ def test_a_ship_with_less_than_the_minimum_budget_is_not_sent(
     make_client: ClientFactory, sandbox: Sandbox, demo: DemoData, shop: ShopAccess
 ) -> None:
     client = make_client()
-    path, call = fulfilment_call("ship_package", client, shop, demo)
+    path, _ = fulfilment_call("ship_package", client, shop, demo)
     package = path.split("/")[-2]
     with pytest.raises(TikTokNotSentError):
         client.ship_package(shop, package, "1Z100", demo.provider_id, deadline=lambda: 0.5)

@@ -71,7 +71,14 @@ GOOD = {
         {"drop": ["version"]},
         {"set": {"version": {"S": "three"}}},
     ],
-    ids=["no-factor", "only-updated-at", "factor-a-string", "updated-at-null", "no-version", "bad-ver"],
+    ids=[
+        "no-factor",
+        "only-updated-at",
+        "factor-a-string",
+        "updated-at-null",
+        "no-version",
+        "bad-ver",
+    ],
 )
 def test_a_malformed_limiter_item_is_treated_as_fresh_and_repaired(
     table: str, damage: dict[str, Any], caplog: pytest.LogCaptureFixture
