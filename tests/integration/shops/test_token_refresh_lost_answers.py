@@ -220,6 +220,10 @@ def test_sibling_shops_of_one_grant_refresh_it_once_on_demand(rotating: Wiring) 
     assert access_token(rotating, uk.shop_id) == tokens[0] != grant.access_token
     for shop in (us, uk):
         assert stored(rotating, shop.shop_id).status is ShopStatus.ACTIVE
+    # The grant's lease item (released) is not a shop to the hourly run.
+    assert any(i["pk"]["S"].startswith("refresh-lease#") for i in rotating.items())
+    report = token_refresh(SCHEDULED_EVENT)
+    assert (report["shops"], report["not_due"], report["errors"]) == (2, 2, 0)
 
 
 # ---------------------------------------------------------------- 4. a new consent wins

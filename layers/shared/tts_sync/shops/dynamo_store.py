@@ -8,9 +8,9 @@ the shop still holds that grant, so an old grant's refresh answering late never 
 consent. A new consent's tokens are written unconditionally. Every write bumps `version`.
 
 The refresh lease is per grant: shops of one seller (open_id) share one lease item,
-pk = "refresh-lease#<open_id>" (lease_until, holder), so sibling shops never refresh their
-shared grant twice. A shop without an open_id keeps the lease on its own item. shop_ids() skips
-lease items.
+pk = "refresh-lease#<open_id>" (lease_until, holder; released by removing both, so the
+functions need no DeleteItem), so sibling shops never refresh their shared grant twice. A shop
+without an open_id keeps the lease on its own item. shop_ids() skips lease items.
 
 OAuth state table: pk = state, expires_at (TTL, and checked on use because TTL deletion lags).
 """
@@ -283,10 +283,12 @@ class DynamoShopStore:
         shop = self.get(shop_id)
         if shop is not None and shop.open_id:
             try:
+                # UpdateItem, not DeleteItem: the functions may only Get/Update/Scan shops.
                 with _dynamo_errors():
-                    self._client.delete_item(
+                    self._client.update_item(
                         TableName=self._table,
                         Key={"pk": _s(_lease_key(shop.open_id))},
+                        UpdateExpression="REMOVE lease_until, holder",
                         ConditionExpression="holder = :holder",
                         ExpressionAttributeValues={":holder": _s(holder)},
                     )
