@@ -243,7 +243,7 @@ class DynamoShopStore:
                     TableName=self._table,
                     Key={"pk": _s(_lease_key(shop.open_id))},
                     UpdateExpression="SET lease_until = :until, holder = :holder",
-                    ConditionExpression="attribute_not_exists(pk) OR lease_until <= :now",
+                    ConditionExpression="attribute_not_exists(lease_until) OR lease_until <= :now",
                     ExpressionAttributeValues={
                         ":until": _n(now + seconds),
                         ":holder": _s(holder),
