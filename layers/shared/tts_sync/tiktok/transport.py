@@ -160,8 +160,8 @@ class SignedTransport:
         attempt = 0
         last_error: TikTokRetryableError | None = None
         while True:
-            if last_error is not None and remaining() <= 0:
-                raise last_error
+            if last_error is not None and remaining() < self.config.min_send_seconds:
+                raise last_error  # what went wrong, not "no time left to try again"
             try:
                 if shop is not None:
                     # A slot granted with less than the sending minimum left is no use.
