@@ -57,13 +57,14 @@ def sent_refresh_tokens(sandbox: Sandbox) -> list[str]:
     return [r["query"]["refresh_token"] for r in sandbox.requests(REFRESH)]
 
 
-def settle(sandbox: Sandbox, path: str, count: int, seconds: float = 6.0) -> None:
-    """Wait until the sandbox has logged `count` requests to `path` (it logs an abandoned one
-    when its injected sleep ends), then a little longer: time for a resend to show up."""
-    give_up = time.monotonic() + seconds
+def settle(sandbox: Sandbox, path: str, count: int, linger: float = 0.3) -> None:
+    """Wait until the sandbox has logged `count` requests to `path`, then `linger` seconds
+    more: the sandbox logs an abandoned request only when its injected sleep ends, so a resend
+    can be logged before it (linger past the fault's sleep_seconds for timeouts)."""
+    give_up = time.monotonic() + 6.0
     while len(sandbox.requests(path)) < count and time.monotonic() < give_up:
         time.sleep(0.05)
-    time.sleep(0.3)
+    time.sleep(linger)
 
 
 def stored(wiring: Wiring, shop_id: str) -> Shop:
@@ -141,7 +142,7 @@ def test_a_lost_refresh_answer_is_not_resent_and_marks_no_shop(
     options = dict(fault)
     rotating.sandbox.inject_fault(REFRESH, options.pop("kind"), after_apply=True, **options)
     report = token_refresh(SCHEDULED_EVENT)
-    settle(rotating.sandbox, REFRESH, 1)
+    settle(rotating.sandbox, REFRESH, 1, linger=fault.get("sleep_seconds", 0.3))
     assert sent_refresh_tokens(rotating.sandbox) == [shop.tokens.refresh_token.get_secret_value()]
     assert report["retry_later"] == 1 and report["reauthorization_required"] == 0
     after = stored(rotating, shop.shop_id)
@@ -167,7 +168,7 @@ def test_an_on_demand_refresh_whose_answer_is_lost_is_not_resent(
     rotating.sandbox.inject_fault(REFRESH, options.pop("kind"), after_apply=True, **options)
     with pytest.raises(AccessTokenExpiredError):
         rotating.client.get_warehouses(shop.access())
-    settle(rotating.sandbox, REFRESH, 1)
+    settle(rotating.sandbox, REFRESH, 1, linger=fault.get("sleep_seconds", 0.3))
     assert len(rotating.sandbox.requests(REFRESH)) == 1
     after = stored(rotating, shop.shop_id)
     assert (after.status, after.status_reason) == (ShopStatus.ACTIVE, "")
@@ -261,7 +262,7 @@ def test_a_lost_token_get_answer_is_not_resent_and_the_seller_is_told_to_start_a
     wiring.sandbox.seed_shop()
     wiring.sandbox.inject_fault(TOKEN_GET, "timeout", after_apply=True, sleep_seconds=2.6)
     response = connect(wiring.sandbox)
-    settle(wiring.sandbox, TOKEN_GET, 1)
+    settle(wiring.sandbox, TOKEN_GET, 1, linger=2.6)
     assert len(wiring.sandbox.requests(TOKEN_GET)) == 1  # the single-use code, sent once
     assert response["statusCode"] == 503
     assert "refused" not in response["body"].lower()
