@@ -67,9 +67,10 @@ REFRESH_TOKEN_REJECTED_CODES = frozenset({CODE_REFRESH_TOKEN_EXPIRED, CODE_AUTH_
 # At most this many shops are marked refused by one scheduled run (TTS_TOKEN_MAX_REFUSALS_PER_RUN):
 # more at once points at our side (rotated secret, wrong host), not at the sellers.
 DEFAULT_MAX_REFUSALS_PER_RUN = 5
-# One refresher per shop at a time: a short lease on the shop item (refresh_lease_until). The
-# others wait up to LEASE_WAIT_SECONDS, re-reading the shop, and take the tokens it stores. A
-# lease left by a crashed refresher lapses after LEASE_SECONDS.
+# One refresher per grant at a time: a short lease shared by the seller's shops (the store keeps
+# it per open_id). The others, sibling shops included, wait up to LEASE_WAIT_SECONDS, re-reading
+# the shop, and take the tokens it stores. A lease left by a crashed refresher lapses after
+# LEASE_SECONDS.
 LEASE_SECONDS = 30
 # The token/refresh call ends this long before its lease lapses (clock steps, the write after).
 LEASE_MARGIN_SECONDS = 5.0
@@ -317,7 +318,7 @@ def _taken_over(shop: Shop, latest: Shop) -> tuple[RefreshOutcome, Shop]:
 def _lease_or_wait(
     store: ShopStore, shop: Shop, holder: str, now: int, deadline: Deadline
 ) -> tuple[bool, Shop | None]:
-    """Take the shop's short refresh lease, or wait for whoever holds it to finish.
+    """Take the short refresh lease of the shop's grant, or wait for whoever holds it.
 
     (True, None): ours, refresh. (False, newer shop): someone else stored new tokens (or the
     shop changed) meanwhile, use them. (False, None): still held after the wait."""
