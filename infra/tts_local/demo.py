@@ -17,7 +17,7 @@ import httpx
 
 from tts_local.demo_orders import run_order_act
 from tts_local.webhook_sender import post_signed
-from tts_sync.shops.dynamo_store import shop_from_item
+from tts_sync.shops.dynamo_store import LEASE_KEY_PREFIX, shop_from_item
 from tts_sync.webhooks.envelope import InvalidPayloadError, parse_envelope
 
 SAMPLES = Path(__file__).resolve().parents[2] / "events" / "webhooks"
@@ -207,7 +207,11 @@ def connect_sandbox_shop(
     hops = " -> ".join(f"{r.status_code} {r.url.path}" for r in [*response.history, response])
     out(f"\nConnecting the sandbox shop: GET {start}")
     out(f"  {hops}")
-    shops = [shop_from_item(item) for item in _scan(dynamodb, ready["resources"]["ShopsTable"])]
+    shops = [
+        shop_from_item(item)
+        for item in _scan(dynamodb, ready["resources"]["ShopsTable"])
+        if not item["pk"]["S"].startswith(LEASE_KEY_PREFIX)  # a grant's refresh lease
+    ]
     connected = response.status_code == 200 and response.url.path == "/oauth/tiktok/callback"
     for shop in shops:
         subscribed = sum(1 for s in shop.subscriptions.values() if s.value == "subscribed")

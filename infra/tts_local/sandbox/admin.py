@@ -22,7 +22,8 @@ POST   /_admin/orders/{id}/advance   {status, notify?, at?, cancellation_initiat
 POST   /_admin/orders/{id}/address   {notify?, at?, address?} (update_time does not move)
       these three answer {order, notifications[envelope]}: what TikTok would send for the move
 GET    /_admin/notifications?order_id=&type=  every lifecycle notification, as envelopes
-POST   /_admin/faults                {path, kind, count?, status?, code?, retry_after?, ...}
+POST   /_admin/faults                {path, kind, count?, status?, code?, retry_after?,
+                                      after_apply?, sleep_seconds?, ...}
 DELETE /_admin/faults
 GET    /_admin/requests?path_prefix=  request log; DELETE clears it
 POST   /_admin/webhooks/deliver      {url, notifications[{type, shop_id, data, ...}],

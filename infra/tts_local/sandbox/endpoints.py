@@ -64,6 +64,8 @@ class Call:
 @dataclass
 class SandboxOptions:
     accept_zero_stock: bool = True
+    # Answer some ids (mark-shipped's package_id) as JSON numbers, as some TikTok replies do.
+    numeric_ids: bool = False
 
 
 Handler = Callable[[SandboxState, Call], dict[str, Any]]
@@ -418,7 +420,7 @@ def mark_shipped(state: SandboxState, call: Call) -> dict[str, Any]:
     state.packages[package.id] = package
     order.attach_package(package, items)
     _after_shipment(state, order)
-    return {"package_id": package.id}
+    return {"package_id": int(package.id) if call.options.numeric_ids else package.id}
 
 
 @route("POST", "/fulfillment/202309/packages/{package_id}/shipping_info/update")

@@ -9,7 +9,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 FaultKind = Literal[
-    "5xx", "timeout", "429", "sku_errors", "token_expired", "omit_orders", "range_spill"
+    "5xx",
+    "timeout",
+    "429",
+    "sku_errors",
+    "token_expired",
+    "omit_orders",
+    "range_spill",
+    "garbled",
+    "slow",
 ]
 FAULT_KINDS: tuple[str, ...] = (
     "5xx",
@@ -19,7 +27,12 @@ FAULT_KINDS: tuple[str, ...] = (
     "token_expired",
     "omit_orders",
     "range_spill",
+    "garbled",
+    "slow",
 )
+# Kinds that may strike after the request was applied (after_apply=True): TikTok did the work,
+# then the answer was lost (5xx, garbled body), came too late (timeout) or just came late (slow).
+AFTER_APPLY_KINDS: tuple[str, ...] = ("5xx", "timeout", "garbled", "slow")
 
 
 @dataclass
@@ -34,6 +47,10 @@ class Fault:
     sku_ids: list[str] = field(default_factory=list)  # for sku_errors: empty = every SKU
     order_ids: list[str] = field(default_factory=list)  # for omit_orders: empty = every order
     spill_seconds: int = 60  # for range_spill: how far outside the time window results reach
+    # 5xx, timeout, garbled, slow: strike after the request was applied (state changed, tokens
+    # issued, package shipped), so only the answer is lost or late. Default: before, nothing
+    # applied (for slow: the request waits sleep_seconds, then runs and answers normally).
+    after_apply: bool = False
 
     def matches(self, path: str) -> bool:
         if self.path.endswith("*"):
@@ -52,6 +69,8 @@ class FaultBook:
     def add(self, fault: Fault) -> None:
         if fault.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {fault.kind!r}; one of {FAULT_KINDS}")
+        if fault.after_apply and fault.kind not in AFTER_APPLY_KINDS:
+            raise ValueError(f"after_apply is for {AFTER_APPLY_KINDS}, not {fault.kind!r}")
         with self._lock:
             self._faults.append(fault)
 

@@ -63,6 +63,8 @@ class Sandbox(OrderLifecycleMethods):
         service_id: str = "",
         redirect_uri: str = "",
         accept_zero_stock: bool = True,
+        rotate_refresh_tokens: bool = False,
+        numeric_ids: bool = False,
     ) -> None:
         self.app_key = app_key
         self.app_secret = app_secret
@@ -73,7 +75,10 @@ class Sandbox(OrderLifecycleMethods):
         self.service_id = service_id
         self.redirect_uri = redirect_uri
         self.consent_shop_ids: list[str] = []  # empty: a consent grants every shop
-        self.options = SandboxOptions(accept_zero_stock=accept_zero_stock)
+        self.options = SandboxOptions(accept_zero_stock=accept_zero_stock, numeric_ids=numeric_ids)
+        # TikTok may rotate refresh tokens: each token/refresh answer then carries a new refresh
+        # token and the one sent is refused from then on (even if the answer was lost).
+        self.rotate_refresh_tokens = rotate_refresh_tokens
         self.state = SandboxState()
         self.faults = FaultBook()
         self.throttle = ShopThrottle()
@@ -345,7 +350,12 @@ class Sandbox(OrderLifecycleMethods):
         5xx (status=, code=), timeout (sleep_seconds=), 429 (retry_after=),
         sku_errors (sku_ids=), token_expired, omit_orders (order_ids=: Get Order Detail
         answers code 0 without them), range_spill (spill_seconds=: order search returns
-        orders that far outside the asked time window)."""
+        orders that far outside the asked time window), garbled (a 200 whose body is cut
+        short), slow (sleep_seconds=, then answered as usual).
+
+        after_apply=True (5xx, timeout, garbled, slow): the request is applied first (tokens
+        issued, package shipped) and only then is its answer lost: a 5xx, a garbled body, the
+        real answer after sleep_seconds (timeout: longer than the client waits; slow: late)."""
         fault = Fault(path=path, kind=kind, remaining=count, **options)
         self.faults.add(fault)
         return fault

@@ -33,6 +33,8 @@ TIMESTAMP_PAST_WINDOW = 300  # TikTok accepts -5 min ...
 TIMESTAMP_FUTURE_WINDOW = 30  # ... to +30 s of its clock
 MAX_BODY_BYTES = 5 * 1024 * 1024
 _DECIMAL = re.compile(r"[0-9]+")
+# A 2xx whose body is cut short: what a proxy dropping the connection mid-answer leaves.
+GARBLED_BODY = b'{"code":0,"message":"Success","data":{"pack'
 
 
 @dataclass
@@ -206,13 +208,18 @@ def _open_api(
     call = Call(method, path, query, body, params, grant, shop, fault, sandbox.options)
     with sandbox.state.lock:
         data = route.handler(sandbox.state, call)
-    return envelope(0, "Success", data)
+    return _answer_lost(fault, envelope(0, "Success", data))
 
 
 def _apply_fault(fault: Fault | None) -> Reply | None:
     """Raises the injected failure (or returns a non-envelope page); None lets the call run."""
-    if fault is None:
+    if fault is None or fault.after_apply:
         return None
+    if fault.kind == "slow":
+        time.sleep(fault.sleep_seconds)
+        return None  # then the request runs and is answered as usual, only late
+    if fault.kind == "garbled":
+        return Reply(200, GARBLED_BODY, code=None)
     if fault.kind == "5xx":
         if fault.code is None:  # a load balancer's page, not TikTok's envelope
             return Reply(fault.status, b"<html>Service Unavailable</html>", "text/html")
@@ -229,6 +236,23 @@ def _apply_fault(fault: Fault | None) -> Reply | None:
     return None  # code-0 faults (sku_errors, omit_orders, range_spill) are the endpoint's
 
 
+def _answer_lost(fault: Fault | None, reply: Reply) -> Reply:
+    """An after_apply fault: the request was applied (`reply` is what TikTok would have said),
+    then the answer is lost: a 5xx, a garbled body, an answer after the client's read timeout,
+    or a slow answer. A failed request (ApiFailure) never gets here: nothing to lose."""
+    if fault is None or not fault.after_apply:
+        return reply
+    if fault.kind == "5xx":
+        if fault.code is None:
+            return Reply(fault.status, b"<html>Bad Gateway</html>", "text/html")
+        return failure(ApiFailure(fault.code, "injected server error", fault.status))
+    if fault.kind == "garbled":
+        return Reply(200, GARBLED_BODY, code=None)
+    # timeout (sleep_seconds beyond the client's read timeout) and slow: the real answer, late.
+    time.sleep(fault.sleep_seconds)
+    return reply
+
+
 def _check_timestamp(value: str, now: float) -> None:
     if len(value) != 10 or not value.isdigit():
         raise ApiFailure(errors.INVALID_PARAMETER, "timestamp must be 10-digit unix seconds")
@@ -243,10 +267,11 @@ def _check_timestamp(value: str, now: float) -> None:
 def token_endpoint(sandbox: Sandbox, path: str, query: dict[str, str]) -> Reply:
     try:
         # The auth host fails like the API host does (5xx, timeouts, 429) when told to.
-        page = _apply_fault(sandbox.faults.take(path))
+        fault = sandbox.faults.take(path)
+        page = _apply_fault(fault)
         if page is not None:
             return page
-        return envelope(0, "success", _token(sandbox, path, query))
+        return _answer_lost(fault, envelope(0, "success", _token(sandbox, path, query)))
     except ApiFailure as error:
         return failure(error)
 
@@ -272,15 +297,23 @@ def _token(sandbox: Sandbox, path: str, query: dict[str, str]) -> dict[str, Any]
         if query.get("grant_type") != "refresh_token":
             raise ApiFailure(errors.INVALID_PARAMETER, "grant_type must be refresh_token")
         refresh = query.get("refresh_token", "")
-        old = next((g for g in state.grants.values() if g.refresh_token == refresh), None)
+        old = None
+        if refresh not in state.spent_refresh_tokens:
+            old = next((g for g in state.grants.values() if g.refresh_token == refresh), None)
         if old is None or old.refresh_token_expire_in <= now:
             raise ApiFailure(errors.INVALID_PARAMETER, "invalid or expired refresh_token")
         fresh = state.issue_grant(old.shop_ids, now=now, open_id=old.open_id)
-        # The refresh token and its horizon carry over; only the access token is new.
-        fresh.refresh_token, fresh.refresh_token_expire_in = (
-            old.refresh_token,
-            old.refresh_token_expire_in,
-        )
+        if sandbox.rotate_refresh_tokens:
+            # Rotation: a new refresh token with the same horizon; the old one is spent as
+            # soon as this answer exists (whether or not it reaches the caller).
+            state.spent_refresh_tokens.add(refresh)
+            fresh.refresh_token_expire_in = old.refresh_token_expire_in
+        else:
+            # The refresh token and its horizon carry over; only the access token is new.
+            fresh.refresh_token, fresh.refresh_token_expire_in = (
+                old.refresh_token,
+                old.refresh_token_expire_in,
+            )
         return fresh.to_api()
 
 

@@ -140,6 +140,7 @@ class SandboxState:
         self.lock = lock if lock is not None else threading.RLock()
         self.shops: dict[str, Shop] = {}
         self.grants: dict[str, Grant] = {}  # by access token
+        self.spent_refresh_tokens: set[str] = set()  # rotated out: refused from now on
         self.auth_codes: dict[str, AuthCode] = {}
         self.products: dict[str, Product] = {}
         self.warehouses: dict[str, Warehouse] = {}

@@ -63,7 +63,7 @@ def _table(dynamodb: Any, name: str) -> str:
 
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(APP_KEY, APP_SECRET, port=0) as running:
+    with Sandbox(APP_KEY, APP_SECRET, port=0, rotate_refresh_tokens=True) as running:
         yield running
 
 

@@ -18,6 +18,7 @@ from tts_sync.tiktok import (
     RateLimitedError,
     ShopAccess,
     TikTokClient,
+    TikTokOutcomeUnknownError,
     TikTokPermanentError,
     TikTokRetryableError,
     TikTokTransportError,
@@ -234,13 +235,17 @@ def test_limiter_is_consulted_before_every_shop_scoped_attempt(
     assert spy.throttled == [shop.shop_id] * 2
 
 
-def test_token_host_faults_are_retried_like_the_api_host(
+def test_token_host_retries_only_what_tiktok_certainly_did_not_process(
     make_client: ClientFactory, sandbox: Sandbox, demo: DemoData
 ) -> None:
+    # Token calls are not idempotent (single-use auth code, refresh tokens that may rotate):
+    # a 429 is retried, a 5xx is an unknown outcome and is not resent (issue 11).
     client = make_client()
-    sandbox.inject_fault("/api/v2/token/refresh", "5xx", count=1, status=503, code=36009003)
     sandbox.inject_fault("/api/v2/token/refresh", "429", count=1)
     refreshed = client.refresh_access_token(demo.grant.refresh_token)
     assert refreshed.access_token
+    sandbox.inject_fault("/api/v2/token/refresh", "5xx", count=1, status=503, code=36009003)
+    with pytest.raises(TikTokOutcomeUnknownError):
+        client.refresh_access_token(demo.grant.refresh_token)
     attempts = [entry["status"] for entry in sandbox.requests("/api/v2/token/refresh")]
-    assert attempts == [503, 429, 200]
+    assert attempts == [429, 200, 503]

@@ -3,8 +3,14 @@
 Shops table: pk = shop_id, one item per shop, updated in place (UpdateItem, never a blind Put),
 encrypted at rest with the stack's customer-managed KMS key (template.yaml). Refreshed tokens
 are written only if the stored access token expires earlier, so a slow refresher can never
-replace newer tokens with older ones; a new consent's tokens are written unconditionally.
-Every write bumps `version` (for readers that want to compare).
+replace newer tokens with older ones, and (given the refresh token the refresh used) only while
+the shop still holds that grant, so an old grant's refresh answering late never overwrites a new
+consent. A new consent's tokens are written unconditionally. Every write bumps `version`.
+
+The refresh lease is per grant: shops of one seller (open_id) share one lease item,
+pk = "refresh-lease#<open_id>" (lease_until, holder; released by removing both, so the
+functions need no DeleteItem), so sibling shops never refresh their shared grant twice. A shop
+without an open_id keeps the lease on its own item. shop_ids() skips lease items.
 
 OAuth state table: pk = state, expires_at (TTL, and checked on use because TTL deletion lags).
 """
@@ -34,6 +40,7 @@ if TYPE_CHECKING:
 
 Item = Mapping[str, Any]
 _CONDITION_FAILED = "ConditionalCheckFailedException"
+LEASE_KEY_PREFIX = "refresh-lease#"
 
 
 class _ConditionFailed(Exception):
@@ -88,6 +95,8 @@ class DynamoShopStore:
                 ConsistentRead=True,
             ):
                 for item in page.get("Items", []):
+                    if str(item["pk"]["S"]).startswith(LEASE_KEY_PREFIX):
+                        continue  # a grant's refresh lease, not a shop
                     expires = int(item.get("access_token_expires_at", {}).get("N", "0"))
                     found.append((expires or float("inf"), str(item["pk"]["S"])))
         return [shop_id for _, shop_id in sorted(found)]
@@ -134,7 +143,9 @@ class DynamoShopStore:
             )
         return shop_from_item(response["Attributes"])
 
-    def save_tokens(self, shop_id: str, tokens: ShopTokens, now: int) -> Shop:
+    def save_tokens(
+        self, shop_id: str, tokens: ShopTokens, now: int, *, refreshed_with: str | None = None
+    ) -> Shop:
         # A refresh that worked proves the grant is alive: a shop waiting for consent because a
         # refresh failed becomes active again in the same write. Two attempts, each one atomic
         # UpdateItem: the usual case (no such reason) succeeds first time.
@@ -142,6 +153,11 @@ class DynamoShopStore:
             "attribute_exists(pk) AND #status <> :deauthorized AND "
             "(attribute_not_exists(access_token_expires_at) OR access_token_expires_at < :at_exp)"
         )
+        grant_values: dict[str, Any] = {}
+        if refreshed_with is not None:
+            # Only over the grant that was refreshed: a new consent meanwhile wins.
+            fresher += " AND refresh_token = :used_rt"
+            grant_values[":used_rt"] = _s(refreshed_with)
         refresh_wait = "(#status = :reauth AND status_reason IN (:rt_expired, :refused))"
         values = {
             **_token_values(tokens),
@@ -151,6 +167,7 @@ class DynamoShopStore:
             ":reauth": _s(ShopStatus.REAUTHORIZATION_REQUIRED.value),
             ":rt_expired": _s(REASON_REFRESH_TOKEN_EXPIRED),
             ":refused": _s(REASON_REFRESH_REFUSED),
+            **grant_values,
         }
         update = (
             "SET access_token = :at, access_token_expires_at = :at_exp, "
@@ -206,7 +223,7 @@ class DynamoShopStore:
             if shop_id == except_shop_id:
                 continue
             try:
-                self.save_tokens(shop_id, tokens, now)
+                self.save_tokens(shop_id, tokens, now, refreshed_with=refresh_token)
             except ShopNotUsableError:
                 continue  # deauthorized meanwhile
             updated += 1
@@ -215,6 +232,30 @@ class DynamoShopStore:
     def acquire_refresh_lease(
         self, shop_id: str, holder: str, now: int, seconds: int
     ) -> Shop | None:
+        shop = self.get(shop_id)
+        if shop is None:
+            return None
+        if not shop.open_id:
+            return self._lease_shop_item(shop_id, holder, now, seconds)
+        try:
+            with _dynamo_errors():
+                self._client.update_item(
+                    TableName=self._table,
+                    Key={"pk": _s(_lease_key(shop.open_id))},
+                    UpdateExpression="SET lease_until = :until, holder = :holder",
+                    ConditionExpression="attribute_not_exists(lease_until) OR lease_until <= :now",
+                    ExpressionAttributeValues={
+                        ":until": _n(now + seconds),
+                        ":holder": _s(holder),
+                        ":now": _n(now),
+                    },
+                )
+        except _ConditionFailed:
+            return None
+        # Read again under the lease: what a refresher finishing just before us stored.
+        return self.get(shop_id)
+
+    def _lease_shop_item(self, shop_id: str, holder: str, now: int, seconds: int) -> Shop | None:
         try:
             with _dynamo_errors():
                 response = self._client.update_item(
@@ -239,6 +280,21 @@ class DynamoShopStore:
         return shop_from_item(response["Attributes"])
 
     def release_refresh_lease(self, shop_id: str, holder: str) -> None:
+        shop = self.get(shop_id)
+        if shop is not None and shop.open_id:
+            try:
+                # UpdateItem, not DeleteItem: the functions may only Get/Update/Scan shops.
+                with _dynamo_errors():
+                    self._client.update_item(
+                        TableName=self._table,
+                        Key={"pk": _s(_lease_key(shop.open_id))},
+                        UpdateExpression="REMOVE lease_until, holder",
+                        ConditionExpression="holder = :holder",
+                        ExpressionAttributeValues={":holder": _s(holder)},
+                    )
+            except _ConditionFailed:
+                pass  # lapsed and taken by someone else: theirs now
+            return
         try:
             with _dynamo_errors():
                 self._client.update_item(
@@ -329,6 +385,10 @@ class DynamoShopStore:
         except _ConditionFailed:
             return False
         return True
+
+
+def _lease_key(open_id: str) -> str:
+    return LEASE_KEY_PREFIX + open_id
 
 
 def _token_values(tokens: ShopTokens) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from tts_sync.errors import StorageUnavailableError
 from tts_sync.observability import MetricUnit, logger, metrics
 from tts_sync.shops.onboarding import (
     CALLBACK_PATH,
+    AuthorizationAnswerLostError,
     AuthorizationDeclinedError,
     AuthorizationRefusedError,
     AuthorizeSettings,
@@ -148,6 +149,17 @@ def _callback(
             "TikTok Shop refused the authorization",
             "TikTok Shop did not accept this authorization (the code may have expired). "
             "Nothing was stored. Please start the connection again.",
+            restart,
+        )
+    except AuthorizationAnswerLostError as exc:
+        logger.error("oauth callback: tiktok's answer to token/get was lost", error=str(exc))
+        metrics.add_metric(name="OAuthUnavailable", unit=MetricUnit.Count, value=1)
+        return page(
+            503,
+            "Temporarily unavailable",
+            "TikTok Shop's answer did not reach us: it may have accepted the authorization, "
+            "but its one-time code cannot be used twice, so nothing was stored. Please start "
+            "the connection again.",
             restart,
         )
     except (TikTokUnavailableError, StorageUnavailableError) as exc:

@@ -4,7 +4,10 @@ The state is unguessable (32 random bytes), single use (consumed by one conditio
 before anything else happens) and expires after 10 minutes (TTL, and checked here because TTL
 deletion lags). It is consumed FIRST, even when TikTok then turns out to be unavailable: an
 auth code is single use too, so a retry of the same callback could not succeed anyway; the
-seller restarts from /start, and the error page says so.
+seller restarts from /start, and the error page says so. For the same reason the code is never
+resent to token/get after an unknown outcome (a read timeout, a 5xx): TikTok may already have
+spent it, and a resend would only be refused; the seller gets the "start again" page, which says
+that the answer was lost.
 """
 
 from __future__ import annotations
@@ -23,7 +26,11 @@ from tts_sync.observability import MetricUnit, logger, metrics
 from tts_sync.shops.models import OAuthState, Shop, ShopTokens
 from tts_sync.shops.ports import OAuthStateStore, ShopStore
 from tts_sync.shops.subscriptions import WebhookSubscriber, subscribe_webhooks
-from tts_sync.tiktok import TikTokPermanentError, TikTokRetryableError
+from tts_sync.tiktok import (
+    TikTokOutcomeUnknownError,
+    TikTokPermanentError,
+    TikTokRetryableError,
+)
 from tts_sync.tiktok.models import AccessToken, AuthorizedShop
 from tts_sync.tiktok.retry import Deadline
 
@@ -52,6 +59,12 @@ class AuthorizationRefusedError(TtsSyncError):
 
 class TikTokUnavailableError(TtsSyncError):
     """TikTok did not answer usably (5xx, timeout, throttled): try again later."""
+
+
+class AuthorizationAnswerLostError(TikTokUnavailableError):
+    """token/get was sent but its answer was lost (read timeout, 5xx, unreadable): TikTok may
+    have issued tokens and spent the single-use code, so it is not resent; the seller starts
+    again (a new consent gives a new code)."""
 
 
 class OnboardingApi(WebhookSubscriber, Protocol):
@@ -131,6 +144,8 @@ def complete_authorization(
     try:
         token = api.get_access_token(code, deadline=deadline)
         authorized = api.get_authorized_shops(token.access_token, deadline=deadline)
+    except TikTokOutcomeUnknownError as error:
+        raise AuthorizationAnswerLostError(str(error)) from None
     except TikTokRetryableError as error:
         raise TikTokUnavailableError(str(error)) from None
     except TikTokPermanentError as error:

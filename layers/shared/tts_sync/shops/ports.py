@@ -21,25 +21,32 @@ class ShopStore(Protocol):
         status active. The consent's tokens always replace the stored ones."""
         ...
 
-    def save_tokens(self, shop_id: str, tokens: ShopTokens, now: int) -> Shop:
-        """Store refreshed tokens unless newer ones are already stored; returns the shop as
-        stored afterwards (with whichever tokens won). ShopNotUsableError if deauthorized. A
-        shop waiting for consent because a refresh failed (refresh_token_expired,
-        refresh_refused) becomes active again in the same write; other reasons stay."""
+    def save_tokens(
+        self, shop_id: str, tokens: ShopTokens, now: int, *, refreshed_with: str | None = None
+    ) -> Shop:
+        """Store refreshed tokens unless newer ones are already stored and, with
+        `refreshed_with` (the refresh token the refresh used), only while the shop still holds
+        that grant: a new consent stored meanwhile is kept. Returns the shop as stored
+        afterwards (with whichever tokens won). ShopNotUsableError if deauthorized. A shop
+        waiting for consent because a refresh failed (refresh_token_expired, refresh_refused)
+        becomes active again in the same write; other reasons stay."""
         ...
 
     def save_grant_tokens(
         self, open_id: str, refresh_token: str, tokens: ShopTokens, now: int, except_shop_id: str
     ) -> int:
-        """Store `tokens` (as save_tokens) on every other shop of the seller `open_id` that
-        still holds `refresh_token` (the same grant); how many were updated."""
+        """Store `tokens` (as save_tokens, conditional on `refresh_token`) on every other shop
+        of the seller `open_id` that still holds `refresh_token` (the same grant); how many were
+        updated."""
         ...
 
     def acquire_refresh_lease(
         self, shop_id: str, holder: str, now: int, seconds: int
     ) -> Shop | None:
-        """Take the shop's refresh lease for `seconds` unless someone else holds an unexpired
-        one; the shop as stored when taken, None when held (or no such shop)."""
+        """Take the refresh lease of the shop's grant for `seconds` unless someone else holds
+        an unexpired one: one lease for all the seller's shops (open_id), so siblings sharing a
+        grant never refresh it twice. The shop as stored once taken, None when held (or no
+        such shop)."""
         ...
 
     def release_refresh_lease(self, shop_id: str, holder: str) -> None:

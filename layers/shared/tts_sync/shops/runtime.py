@@ -101,7 +101,9 @@ def shop_api_client() -> TikTokClient:
         config=load_config(TikTokApiConfig),
         limiter=dynamo_rate_limiter(),
     )
-    client.token_refresher = StoreTokenRefresher(shop_store(), client)
+    # The on-demand refresher's refusal breaker uses the scheduled run's limit (per hour).
+    max_refusals = load_config(TokenRefreshConfig).max_refusals_per_run
+    client.token_refresher = StoreTokenRefresher(shop_store(), client, max_refusals=max_refusals)
     if current is not None:
         logger.info("app credentials changed; TikTok client rebuilt")
         current.close()

@@ -10,14 +10,22 @@ app_secret) is left for the next run: marking a shop needs a person to act, so o
 answer about the seller's refresh token may do it, and a breaker stops a run from marking more
 than `max_refusals` shops at once.
 
-One refresh per shop at a time: a short conditional lease on the shop item; concurrent callers
-wait, re-read and take the stored tokens. A refresh also hands its tokens to the seller's other
-shops on the same grant (same open_id and refresh token).
+One refresh per grant at a time: a short conditional lease shared by the seller's shops (same
+open_id); concurrent callers, sibling shops included, wait, re-read and take the stored tokens.
+The token/refresh call is bounded by the lease (it ends LEASE_MARGIN_SECONDS before the lease
+lapses), so nobody else can take the lease and send the same refresh token while it runs. A
+refresh also hands its tokens to the seller's other shops on the same grant (same open_id and
+refresh token), and stores them only over the grant it refreshed: a new consent meanwhile wins.
+
+TikTok may rotate refresh tokens, so token/refresh is not idempotent: after an unknown outcome
+(read timeout, 5xx, unreadable answer) the client does not resend it, and the shop is not
+marked: it is retried on the next run, counted in TokenRefreshFailed like any failed refresh.
 """
 
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,6 +51,7 @@ from tts_sync.shops.subscriptions import WebhookSubscriber, subscribe_webhooks
 from tts_sync.tiktok import (
     AccessTokenExpiredError,
     TikTokApiError,
+    TikTokOutcomeUnknownError,
     TikTokPermanentError,
 )
 from tts_sync.tiktok.errors import CODE_INVALID_PARAMETER
@@ -58,10 +67,15 @@ REFRESH_TOKEN_REJECTED_CODES = frozenset({CODE_REFRESH_TOKEN_EXPIRED, CODE_AUTH_
 # At most this many shops are marked refused by one scheduled run (TTS_TOKEN_MAX_REFUSALS_PER_RUN):
 # more at once points at our side (rotated secret, wrong host), not at the sellers.
 DEFAULT_MAX_REFUSALS_PER_RUN = 5
-# One refresher per shop at a time: a short lease on the shop item (refresh_lease_until). The
-# others wait up to LEASE_WAIT_SECONDS, re-reading the shop, and take the tokens it stores. A
-# lease left by a crashed refresher lapses after LEASE_SECONDS.
+# One refresher per grant at a time: a short lease shared by the seller's shops (the store keeps
+# it per open_id). The others, sibling shops included, wait up to LEASE_WAIT_SECONDS, re-reading
+# the shop, and take the tokens it stores. A lease left by a crashed refresher lapses after
+# LEASE_SECONDS.
 LEASE_SECONDS = 30
+# The token/refresh call ends this long before its lease lapses (clock steps, the write after).
+LEASE_MARGIN_SECONDS = 5.0
+# The on-demand refresher's breaker counts refusals over this window (per container).
+REFUSAL_WINDOW_SECONDS = 3600.0
 LEASE_WAIT_SECONDS = 5.0
 LEASE_POLL_SECONDS = 0.1
 MIN_SECONDS_TO_WAIT = 2.0
@@ -121,22 +135,42 @@ def refresh_token_rejected(error: TikTokApiError) -> bool:
 
 
 class RefusalBreaker:
-    """Counts the shops one run marks as needing consent; past `limit` it stops marking (logged
-    and counted once as TokenRefusalBreakerTripped): the rest are retried next run, because a
-    wave of refusals is far more likely our fault (a rotated secret) than every seller's."""
+    """Counts the shops one run marks as needing consent because TikTok refused their refresh
+    token; past `limit` it stops marking (logged and counted once as
+    TokenRefusalBreakerTripped): the rest are retried next run, because a wave of refusals is
+    far more likely our fault (a rotated secret) than every seller's. Refresh tokens that lapsed
+    by our own stored expiry are not refusals and are not counted.
 
-    def __init__(self, limit: int = DEFAULT_MAX_REFUSALS_PER_RUN) -> None:
+    With `window_seconds` (the on-demand refresher, which lives as long as its container) the
+    count starts again once the window has passed. Thread-safe."""
+
+    def __init__(
+        self,
+        limit: int = DEFAULT_MAX_REFUSALS_PER_RUN,
+        *,
+        window_seconds: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.limit = limit
         self.marked = 0
         self.held = 0
+        self._window = window_seconds
+        self._clock = clock
+        self._window_started = clock()
+        self._lock = threading.Lock()
 
     def allow(self, shop_id: str) -> bool:
-        if self.marked < self.limit:
-            self.marked += 1
-            return True
-        self.held += 1
-        if self.held == 1:
-            logger.error("too many shops refused in one run; not marking more", limit=self.limit)
+        with self._lock:
+            if self._window is not None and self._clock() - self._window_started >= self._window:
+                self._window_started = self._clock()
+                self.marked = self.held = 0
+            if self.marked < self.limit:
+                self.marked += 1
+                return True
+            self.held += 1
+            tripped = self.held == 1
+        if tripped:
+            logger.error("too many shops refused at once; not marking more", limit=self.limit)
             metrics.add_metric(name="TokenRefusalBreakerTripped", unit=MetricUnit.Count, value=1)
         logger.warning("shop not marked (refusal breaker open)", shop_id=shop_id)
         return False
@@ -166,8 +200,9 @@ def refresh_shop(
     if not force and not policy.is_due(shop.tokens, now):
         return RefreshOutcome.NOT_DUE, shop
     if shop.tokens.refresh_token_expires_at <= now:
-        if not _require_reauthorization(store, shop, REASON_REFRESH_TOKEN_EXPIRED, now, breaker):
-            return RefreshOutcome.RETRY_LATER, shop
+        # Lapsed by our own stored expiry: not a refusal, so not the breaker's business (a
+        # cohort lapsing together must not trip a "secret rotated?" alarm).
+        _require_reauthorization(store, shop, REASON_REFRESH_TOKEN_EXPIRED, now, None)
         return RefreshOutcome.REAUTHORIZATION_REQUIRED, shop
     refresh_token = shop.tokens.refresh_token.get_secret_value()
     fresh = (issued or {}).get(refresh_token)
@@ -182,7 +217,7 @@ def refresh_shop(
         return RefreshOutcome.RETRY_LATER, shop
     try:
         try:
-            fresh = issuer.refresh_access_token(refresh_token, deadline=deadline)
+            fresh = issuer.refresh_access_token(refresh_token, deadline=_within_lease(deadline))
         except TikTokApiError as error:
             return _refresh_failed(store, shop, error, now, breaker)
         if issued is not None:
@@ -192,24 +227,36 @@ def refresh_shop(
         store.release_refresh_lease(shop.shop_id, holder)
 
 
+def _within_lease(deadline: Deadline) -> Deadline:
+    """The caller's deadline, cut to end LEASE_MARGIN_SECONDS before the lease just taken
+    lapses: past that, another refresher may take the lease and send the same refresh token."""
+    lease_ends = time.monotonic() + LEASE_SECONDS - LEASE_MARGIN_SECONDS
+    return lambda: min(deadline(), lease_ends - time.monotonic())
+
+
 def _store_fresh(
     store: ShopStore, shop: Shop, fresh: AccessToken, now: int
 ) -> tuple[RefreshOutcome, Shop]:
+    assert shop.tokens is not None
     tokens = ShopTokens.from_api(fresh)
-    stored = store.save_tokens(shop.shop_id, tokens, now)
+    used = shop.tokens.refresh_token.get_secret_value()
+    stored = store.save_tokens(shop.shop_id, tokens, now, refreshed_with=used)
+    if stored.tokens != tokens:
+        # A new consent (or another refresher) replaced the grant we refreshed: keep theirs.
+        return _taken_over(shop, stored)
     logger.info(
         "access token refreshed",
         shop_id=shop.shop_id,
         access_token_expires_at=stored.tokens.access_token_expires_at if stored.tokens else None,
     )
     metrics.add_metric(name="TokenRefreshed", unit=MetricUnit.Count, value=1)
-    if shop.open_id and shop.tokens is not None:
+    if shop.open_id:
         # The seller's other shops hold the same grant: give them the new tokens too, or they
         # keep tokens that TikTok may no longer honour.
         try:
             siblings = store.save_grant_tokens(
                 shop.open_id,
-                shop.tokens.refresh_token.get_secret_value(),
+                used,
                 tokens,
                 now,
                 shop.shop_id,
@@ -233,8 +280,12 @@ def _refresh_failed(
     breaker: RefusalBreaker | None,
 ) -> tuple[RefreshOutcome, Shop]:
     rejected = isinstance(error, TikTokPermanentError) and refresh_token_rejected(error)
+    if isinstance(error, TikTokOutcomeUnknownError):
+        message = "token refresh answer lost; not resent, retrying next run"
+    else:
+        message = "token refresh refused" if rejected else "token refresh failed; retrying next run"
     logger.warning(
-        "token refresh refused" if rejected else "token refresh failed; retrying next run",
+        message,
         shop_id=shop.shop_id,
         code=error.code,
         http_status=error.http_status,
@@ -267,7 +318,7 @@ def _taken_over(shop: Shop, latest: Shop) -> tuple[RefreshOutcome, Shop]:
 def _lease_or_wait(
     store: ShopStore, shop: Shop, holder: str, now: int, deadline: Deadline
 ) -> tuple[bool, Shop | None]:
-    """Take the shop's short refresh lease, or wait for whoever holds it to finish.
+    """Take the short refresh lease of the shop's grant, or wait for whoever holds it.
 
     (True, None): ours, refresh. (False, newer shop): someone else stored new tokens (or the
     shop changed) meanwhile, use them. (False, None): still held after the wait."""
@@ -331,11 +382,16 @@ class StoreTokenRefresher:
         *,
         clock: Callable[[], float] = time.time,
         budget_seconds: float = 10.0,
+        max_refusals: int = DEFAULT_MAX_REFUSALS_PER_RUN,
+        refusal_window_seconds: float = REFUSAL_WINDOW_SECONDS,
     ) -> None:
         self._store = store
         self._issuer = issuer
         self._clock = clock
         self._budget_seconds = budget_seconds
+        # Calls across the container's shops meet refusals too: at most `max_refusals` shops
+        # marked per window, for the same reason as the scheduled run's breaker.
+        self._breaker = RefusalBreaker(max_refusals, window_seconds=refusal_window_seconds)
 
     def __call__(self, expired_access_token: str) -> str:
         # Without the shop we cannot find the tokens: the client passes it on shop calls.
@@ -366,6 +422,7 @@ class StoreTokenRefresher:
             now=now,
             deadline=bounded,
             force=True,
+            breaker=self._breaker,
         )
         taken = (RefreshOutcome.REFRESHED, RefreshOutcome.SUPERSEDED)
         if outcome not in taken or stored.tokens is None:

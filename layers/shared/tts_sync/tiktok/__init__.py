@@ -16,6 +16,7 @@ from tts_sync.tiktok.errors import (
     TikTokRequestRejectedError,
     TikTokRetryableError,
     TikTokTransportError,
+    TikTokUnreadableReplyError,
 )
 from tts_sync.tiktok.ratelimit import BucketPolicy, InMemoryRateLimiter, RateLimiter
 from tts_sync.tiktok.retry import BackoffPolicy, Deadline, deadline_from_lambda_context
@@ -42,5 +43,6 @@ __all__ = [
     "TikTokRequestRejectedError",
     "TikTokRetryableError",
     "TikTokTransportError",
+    "TikTokUnreadableReplyError",
     "deadline_from_lambda_context",
 ]

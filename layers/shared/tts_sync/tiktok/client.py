@@ -21,7 +21,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from tts_sync.observability import logger
-from tts_sync.tiktok.errors import TikTokPermanentError, TikTokRequestRejectedError
+from tts_sync.tiktok.errors import (
+    TikTokOutcomeUnknownError,
+    TikTokPermanentError,
+    TikTokRequestRejectedError,
+)
 from tts_sync.tiktok.models import (
     AccessToken,
     AuthorizedShop,
@@ -59,6 +63,7 @@ class TikTokClient(SignedTransport):
             "/api/v2/token/get",
             {"auth_code": auth_code, "grant_type": "authorized_code"},
             deadline,
+            idempotent=False,  # the auth code is single use
         )
         return _access_token(response)
 
@@ -69,6 +74,7 @@ class TikTokClient(SignedTransport):
             "/api/v2/token/refresh",
             {"refresh_token": refresh_token, "grant_type": "refresh_token"},
             deadline,
+            idempotent=False,  # TikTok may rotate refresh tokens: once answered, it is spent
         )
         return _access_token(response)
 
@@ -287,7 +293,16 @@ class TikTokClient(SignedTransport):
             deadline=deadline,
             idempotent=False,  # sent twice, TikTok may ship twice
         )
-        return ShippedPackage.model_validate(response.data)
+        try:
+            return ShippedPackage.model_validate(response.data)
+        except ValidationError:
+            # TikTok said code 0: it shipped. A reply we cannot read must not look like a
+            # failure to fix and resend (nor leak as a non-TikTok error).
+            raise TikTokOutcomeUnknownError(
+                f"mark shipped of order {order_id} succeeded but its reply could not be read; "
+                "check the order's packages before sending it again",
+                request_id=response.request_id or None,
+            ) from None
 
     def update_shipping_info(
         self,

@@ -19,6 +19,10 @@ class TikTokApiConfig(BaseModel):
     read_timeout: float = Field(default=8.0, alias="TTS_API_READ_TIMEOUT", gt=0)
     # Budget of one call (all retries) when the caller gives no deadline.
     default_deadline_seconds: float = Field(default=30.0, alias="TTS_API_DEADLINE_SECONDS", gt=0)
+    # A request is sent only with at least this much of the deadline left; below it the call
+    # raises TikTokNotSentError (safe to repeat): a request sent with a few milliseconds to
+    # live is all but certain to end with an unknown outcome.
+    min_send_seconds: float = Field(default=1.0, alias="TTS_API_MIN_SEND_SECONDS", ge=0)
     # The docs give 1..99,999 for stock; whether 0 is accepted is unconfirmed, so it is a
     # setting: "send" passes 0 through, "reject" refuses it before calling TikTok.
     stock_zero_policy: Literal["send", "reject"] = Field(

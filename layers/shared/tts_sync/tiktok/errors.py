@@ -100,6 +100,12 @@ class TikTokPermanentError(TikTokApiError):
     """Retrying the same request will not help."""
 
 
+class TikTokUnreadableReplyError(TikTokPermanentError):
+    """TikTok answered 2xx with a body that is not its JSON envelope. For a read, permanent;
+    a call that is not idempotent may have been applied, so the client raises
+    TikTokOutcomeUnknownError for it instead."""
+
+
 class AccessTokenExpiredError(TikTokPermanentError):
     """Code 105002, still expired after one refresh (or no refresher configured)."""
 
@@ -124,15 +130,16 @@ def certainly_not_processed(error: TikTokApiError) -> bool:
     return isinstance(error, _NOT_PROCESSED)
 
 
-def outcome_unknown(error: TikTokRetryableError, what: str) -> TikTokOutcomeUnknownError:
-    """The error a non-idempotent call raises instead of retrying `error`."""
+def outcome_unknown(error: TikTokApiError, what: str) -> TikTokOutcomeUnknownError:
+    """The error a non-idempotent call raises instead of retrying `error` (a retryable failure
+    or an unreadable 2xx reply)."""
     return TikTokOutcomeUnknownError(
         f"{what} may have been applied ({error.message}); not retried: check its outcome "
         "before sending it again",
         code=error.code,
         request_id=error.request_id,
         http_status=error.http_status,
-        retry_after=error.retry_after,
+        retry_after=getattr(error, "retry_after", None),
     )
 
 

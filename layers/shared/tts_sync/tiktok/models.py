@@ -299,6 +299,8 @@ class PackageDetail(_Model):
 class ShippedPackage(_Model):
     package_id: str = ""
 
+    _ids = field_validator("package_id", mode="before")(_as_str)
+
 
 # ---------------------------------------------------------------- products
 

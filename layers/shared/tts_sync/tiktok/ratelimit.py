@@ -64,7 +64,10 @@ class BucketState:
         return min(1.0, self.factor + recovered) if self.factor < 1.0 else 1.0
 
     def refilled(self, now: float, policy: BucketPolicy) -> BucketState:
-        elapsed = max(0.0, now - self.updated_at)
+        # Callers' clocks differ (separate Lambdas): a lagging one sees no elapsed time and must
+        # not move the stamp back either, or the next caller is credited that interval twice.
+        now = max(now, self.updated_at)
+        elapsed = now - self.updated_at
         # Integrate the rate at the start of the interval; intervals are short, so this is
         # conservative enough and keeps the state to a handful of numbers.
         rate = policy.rate_per_second * self.factor_at(self.updated_at, policy)
@@ -89,6 +92,7 @@ class BucketState:
         return after, -after.tokens / (policy.rate_per_second * self.factor)
 
     def throttled(self, now: float, policy: BucketPolicy) -> BucketState:
+        now = max(now, self.updated_at)  # never backwards (see refilled)
         current = self.refilled(now, policy)
         # Concurrent callers see the same burst of 429s; count it as one signal, not N halvings.
         last_penalty = current.cooldown_until - policy.cooldown_seconds

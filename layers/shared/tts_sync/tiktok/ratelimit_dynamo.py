@@ -8,9 +8,11 @@ expires_at (TTL: idle shops' items go away by themselves).
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -111,25 +113,48 @@ class DynamoRateLimiter:
             return
         logger.warning("could not record throttling for shop", shop_id=shop_id)
 
-    def _read(self, shop_id: str) -> tuple[BucketState | None, int]:
+    def _read(self, shop_id: str) -> tuple[BucketState | None, _Version]:
         response = self.client.get_item(
             TableName=self.table_name, Key={"pk": {"S": _key(shop_id)}}, ConsistentRead=True
         )
         item = response.get("Item")
         if not item:
             return None, 0
-        state = BucketState(
-            tokens=float(item["tokens"]["N"]),
-            updated_at=float(item["updated_at"]["N"]),
-            factor=float(item["factor"]["N"]),
-            cooldown_until=float(item["cooldown_until"]["N"]),
-        )
-        return state, int(item["version"]["N"])
+        try:
+            state = BucketState(
+                tokens=_finite(item["tokens"]["N"]),
+                updated_at=_finite(item["updated_at"]["N"]),
+                factor=_finite(item["factor"]["N"]),
+                cooldown_until=_finite(item["cooldown_until"]["N"]),
+            )
+            version = int(item["version"]["N"])
+        except (KeyError, TypeError, ValueError):
+            # A damaged item (hand edit, old layout, bug) must not block the shop for good: start
+            # from a fresh bucket and overwrite it, conditional on the damaged item unchanged.
+            logger.warning(
+                "rate limiter item unreadable; treated as a fresh bucket",
+                shop_id=shop_id,
+                table_name=self.table_name,
+                attributes=sorted(item),
+            )
+            return None, _Damaged(item.get("version"))
+        return state, version
 
-    def _write(self, shop_id: str, state: BucketState, version: int) -> bool:
+    def _write(self, shop_id: str, state: BucketState, version: _Version) -> bool:
         """Store `state` if nobody wrote since we read `version`; False when we lost the race."""
         condition: dict[str, Any]
-        if version == 0:
+        if isinstance(version, _Damaged):
+            if version.raw is None:
+                condition = {
+                    "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(version)"
+                }
+            else:
+                condition = {
+                    "ConditionExpression": "version = :expected",
+                    "ExpressionAttributeValues": {":expected": version.raw},
+                }
+            version = 0
+        elif version == 0:
             condition = {"ConditionExpression": "attribute_not_exists(pk)"}
         else:
             condition = {
@@ -155,6 +180,24 @@ class DynamoRateLimiter:
                 return False
             raise
         return True
+
+
+@dataclass(frozen=True)
+class _Damaged:
+    """The version of an unreadable item: its raw attribute (any type), None when absent."""
+
+    raw: Any
+
+
+# 0: no item yet; n: the item's version; _Damaged: an unreadable item, to be overwritten.
+_Version = int | _Damaged
+
+
+def _finite(value: str) -> float:
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError("not a finite number")
+    return number
 
 
 def _describe(exc: ClientError | BotoCoreError) -> str:

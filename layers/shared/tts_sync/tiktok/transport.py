@@ -5,10 +5,15 @@ call discipline every endpoint shares. The JSON body is serialised once; those e
 signed and sent, because TikTok signs the raw body and any re-serialisation breaks the signature.
 
 Every retryable failure is retried for calls that are safe to repeat (`idempotent=True`, the
-default). A call that must not be applied twice (`idempotent=False`: shipping, tracking updates)
-is retried only when TikTok certainly did not process it (throttled, connection never opened,
-our own limiter); after a read timeout, a 5xx or TikTok's internal/timeout codes it raises
-TikTokOutcomeUnknownError at once, so the caller checks the outcome before trying again.
+default). A call that must not be applied twice (`idempotent=False`: shipping, tracking updates,
+and both token calls on the auth host: the auth code is single use, a refresh token may be
+rotated) is retried only when TikTok certainly did not process it (throttled, connection never
+opened, our own limiter, not sent for lack of time); after a read timeout, a 5xx, TikTok's
+internal/timeout codes or a 2xx whose body cannot be read it raises TikTokOutcomeUnknownError at
+once, so the caller checks the outcome before trying again.
+
+No request goes out with less than `min_send_seconds` of the deadline left (TikTokNotSentError):
+one sent with a few milliseconds to live would almost surely end with an unknown outcome.
 """
 
 from __future__ import annotations
@@ -31,9 +36,9 @@ from tts_sync.tiktok.errors import (
     RateLimitWaitExceededError,
     TikTokApiError,
     TikTokNotSentError,
-    TikTokPermanentError,
     TikTokRetryableError,
     TikTokTransportError,
+    TikTokUnreadableReplyError,
     certainly_not_processed,
     error_from_response,
     outcome_unknown,
@@ -155,14 +160,20 @@ class SignedTransport:
         attempt = 0
         last_error: TikTokRetryableError | None = None
         while True:
-            if last_error is not None and remaining() <= 0:
-                raise last_error
+            if last_error is not None and remaining() < self.config.min_send_seconds:
+                raise last_error  # what went wrong, not "no time left to try again"
             try:
                 if shop is not None:
-                    self.limiter.acquire(shop.shop_id, remaining)
+                    # A slot granted with less than the sending minimum left is no use.
+                    self.limiter.acquire(shop.shop_id, self._sendable(remaining))
                 return self._send_signed(
                     method, path, token, shop, query or {}, body_bytes, remaining()
                 )
+            except TikTokUnreadableReplyError as error:
+                if idempotent:
+                    raise
+                self._not_retried(path, error)
+                raise outcome_unknown(error, f"{method} {path}") from error
             except RateLimitWaitExceededError:
                 raise last_error or RateLimitWaitExceededError(
                     "rate limiter could not grant a call before the deadline"
@@ -175,13 +186,7 @@ class SignedTransport:
                 refreshed = True
             except TikTokRetryableError as error:
                 if not idempotent and not certainly_not_processed(error):
-                    logger.warning(
-                        "tiktok call not retried: it may have been applied",
-                        path=path,
-                        code=error.code,
-                        http_status=error.http_status,
-                        request_id=error.request_id,
-                    )
+                    self._not_retried(path, error)
                     raise outcome_unknown(error, f"{method} {path}") from error
                 last_error = error
                 if isinstance(error, RateLimitedError) and shop is not None:
@@ -200,6 +205,20 @@ class SignedTransport:
                 )
                 self._sleep(delay)
 
+    def _sendable(self, remaining: Deadline) -> Deadline:
+        minimum = self.config.min_send_seconds
+        return lambda: remaining() - minimum
+
+    @staticmethod
+    def _not_retried(path: str, error: TikTokApiError) -> None:
+        logger.warning(
+            "tiktok call not retried: it may have been applied",
+            path=path,
+            code=error.code,
+            http_status=error.http_status,
+            request_id=error.request_id,
+        )
+
     def _refreshed_token(self, expired: str, shop: ShopAccess | None, remaining: Deadline) -> str:
         refresher = self.token_refresher
         assert refresher is not None
@@ -217,8 +236,6 @@ class SignedTransport:
         body: bytes,
         seconds_left: float,
     ) -> ApiResponse:
-        if seconds_left <= 0:
-            raise TikTokNotSentError("deadline reached before the request was sent")
         query = {"app_key": self.app_key, "timestamp": timestamp_param(self._clock())}
         query.update(extra_query)
         # shop_cipher only where TikTok expects it: on /authorization/* it is error 36009004.
@@ -239,9 +256,19 @@ class SignedTransport:
     # ------------------------------------------------------------------ auth host
 
     def call_auth(
-        self, path: str, query: Mapping[str, str], deadline: Deadline | None = None
+        self,
+        path: str,
+        query: Mapping[str, str],
+        deadline: Deadline | None = None,
+        *,
+        idempotent: bool = True,
     ) -> ApiResponse:
-        """Token endpoints: unsigned GETs carrying app_key/app_secret; retried like the rest."""
+        """Token endpoints: unsigned GETs carrying app_key/app_secret.
+
+        Both token calls are sent with idempotent=False (a used auth code, a rotated refresh
+        token is refused the second time): then only failures TikTok certainly did not process
+        are retried; after any other (read timeout, 5xx, unreadable 2xx) the call raises
+        TikTokOutcomeUnknownError without resending."""
         remaining = deadline or deadline_after(self.config.default_deadline_seconds, self._clock)
         full_query = {"app_key": self.app_key, "app_secret": self._app_secret, **query}
         url = self.config.auth_base_url.rstrip("/") + path
@@ -249,7 +276,15 @@ class SignedTransport:
         while True:
             try:
                 return self._send("GET", url, full_query, b"", {}, remaining(), path)
+            except TikTokUnreadableReplyError as error:
+                if idempotent:
+                    raise
+                self._not_retried(path, error)
+                raise outcome_unknown(error, f"GET {path}") from error
             except TikTokRetryableError as error:
+                if not idempotent and not certainly_not_processed(error):
+                    self._not_retried(path, error)
+                    raise outcome_unknown(error, f"GET {path}") from error
                 attempt += 1
                 delay = self.backoff.delay(attempt - 1, self._random, error.retry_after)
                 if attempt >= self.backoff.max_attempts or delay >= remaining():
@@ -268,9 +303,14 @@ class SignedTransport:
         seconds_left: float,
         path: str,
     ) -> ApiResponse:
+        if seconds_left < self.config.min_send_seconds or seconds_left <= 0:
+            raise TikTokNotSentError(
+                f"not sent: {max(seconds_left, 0.0):.2f} s left calling {path}, "
+                f"below the {self.config.min_send_seconds:g} s minimum"
+            )
         timeout = httpx.Timeout(
-            min(self.config.read_timeout, max(seconds_left, 0.05)),
-            connect=min(self.config.connect_timeout, max(seconds_left, 0.05)),
+            min(self.config.read_timeout, seconds_left),
+            connect=min(self.config.connect_timeout, seconds_left),
         )
         try:
             response = self._http.request(
@@ -310,7 +350,7 @@ def _parse(response: httpx.Response, path: str) -> ApiResponse:
             retry_after=retry_after,
         )
         if not isinstance(error, TikTokRetryableError) and response.is_success:
-            error = TikTokPermanentError(error.message, http_status=response.status_code)
+            error = TikTokUnreadableReplyError(error.message, http_status=response.status_code)
         raise error from None
     code = envelope.get("code")
     request_id = str(envelope.get("request_id") or "")
