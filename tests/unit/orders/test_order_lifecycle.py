@@ -298,3 +298,63 @@ def test_every_order_of_the_life_applied_in_every_order_gives_one_ledger() -> No
             apply_states(SHOP_ID, [state], context(store, MemoryEventPublisher()))
         ledgers.add(tuple(sorted(store.held_units(SHOP_ID).items())))
     assert ledgers == {()}  # IN_TRANSIT: consumed, whatever came first
+
+
+# ---------------------------------------------------------------- address changes
+
+
+def _with_address(status: str, address: dict | None, update_time: int = 300):  # type: ignore[no-untyped-def]
+    return record(
+        tiktok_order("1", status, update_time, recipient_address=address or {}),
+        fetched_at_ms=update_time,
+    )
+
+
+HOME = {"name": "Alex", "full_address": "1 Main"}
+ELM = {"name": "Alex", "full_address": "9 Elm St"}
+
+
+@pytest.mark.parametrize(
+    "status", ["AWAITING_SHIPMENT", "PARTIALLY_SHIPPING", "AWAITING_COLLECTION"]
+)
+def test_an_address_edit_is_an_address_change_while_the_order_can_still_ship(status) -> None:  # type: ignore[no-untyped-def]
+    change = describe_change(_with_address(status, HOME), _with_address(status, ELM))
+    assert change.events == [OrderEventType.ADDRESS_CHANGED]
+
+
+@pytest.mark.parametrize(
+    "status", ["AWAITING_SHIPMENT", "PARTIALLY_SHIPPING", "AWAITING_COLLECTION"]
+)
+def test_an_address_appearing_after_ready_to_ship_is_an_address_change(status) -> None:  # type: ignore[no-untyped-def]
+    # READY_TO_SHIP went out without an address (TikTok lagging): the first address is news.
+    change = describe_change(_with_address(status, None), _with_address(status, HOME))
+    assert change.previous is not None and change.previous.buyer.recipient_address is None
+    assert change.events == [OrderEventType.ADDRESS_CHANGED]
+
+
+def test_shipping_with_a_new_address_still_reports_the_address() -> None:
+    # AWAITING_COLLECTION: the carrier has yet to collect, the label can still be redone.
+    change = describe_change(
+        _with_address("AWAITING_SHIPMENT", HOME, 300),
+        _with_address("AWAITING_COLLECTION", ELM, 310),
+    )
+    assert change.events == [OrderEventType.SHIPPED, OrderEventType.ADDRESS_CHANGED]
+
+
+@pytest.mark.parametrize("status", ["IN_TRANSIT", "DELIVERED", "COMPLETED", "CANCELLED"])
+def test_no_address_change_once_the_order_cannot_ship_to_it(status) -> None:  # type: ignore[no-untyped-def]
+    same_status = describe_change(_with_address(status, HOME), _with_address(status, ELM))
+    appearing = describe_change(_with_address(status, None), _with_address(status, ELM))
+    assert same_status.events == [] and appearing.events == []
+    assert "recipient_address" in same_status.changes  # still recorded as a change
+    moved_on = describe_change(
+        _with_address("AWAITING_COLLECTION", HOME, 300), _with_address(status, ELM, 310)
+    )
+    assert OrderEventType.ADDRESS_CHANGED not in moved_on.events
+
+
+def test_an_address_removed_is_not_an_address_change() -> None:
+    change = describe_change(
+        _with_address("AWAITING_SHIPMENT", HOME), _with_address("AWAITING_SHIPMENT", None)
+    )
+    assert change.events == []

@@ -120,6 +120,14 @@ class OrderChange:
     events: list[OrderEventType]
 
 
+def can_still_ship(status: str) -> bool:
+    """Whether the order may still leave for the address it holds: known statuses up to and
+    including AWAITING_COLLECTION (the carrier has yet to collect). Not once in transit,
+    delivered, completed or cancelled, and not for statuses we do not know."""
+    rank = status_rank(status)
+    return UNKNOWN_STATUS_RANK < rank <= STATUS_RANK[OrderStatus.AWAITING_COLLECTION]
+
+
 def describe_change(previous: OrderRecord | None, new: OrderRecord) -> OrderChange:
     changes = changed_parts(previous, new)
     events: list[OrderEventType] = []
@@ -127,15 +135,17 @@ def describe_change(previous: OrderRecord | None, new: OrderRecord) -> OrderChan
         events.append(OrderEventType.CREATED)
     previous_stage = stage(previous.status) if previous else None
     new_stage = stage(new.status)
-    if new_stage != previous_stage:
-        if new_stage in EVENT_BY_STAGE:
-            events.append(EVENT_BY_STAGE[new_stage])
-    elif (
-        "recipient_address" in changes
-        and previous is not None
-        and previous.buyer.recipient_address is not None
-        and new.buyer.recipient_address is not None
+    if new_stage != previous_stage and new_stage in EVENT_BY_STAGE:
+        events.append(EVENT_BY_STAGE[new_stage])
+    if (
+        previous is not None
+        and "recipient_address" in changes
+        and new.buyer.recipient_address is not None  # an address removed is nothing to ship to
+        and can_still_ship(new.status)
+        # READY_TO_SHIP carries the address itself: an address appearing as the hold ends is
+        # "ready to ship", not an edit.
+        and OrderEventType.READY_TO_SHIP not in events
     ):
-        # An address appearing when the hold ends is "ready to ship", not an edit.
+        # An edit, or the first address of an order already ready to ship (None -> address).
         events.append(OrderEventType.ADDRESS_CHANGED)
     return OrderChange(previous, new, changes, events)
