@@ -358,3 +358,35 @@ def test_an_address_removed_is_not_an_address_change() -> None:
         _with_address("AWAITING_SHIPMENT", HOME), _with_address("AWAITING_SHIPMENT", None)
     )
     assert change.events == []
+
+
+def test_each_address_change_has_its_own_event_id_even_back_and_forth() -> None:
+    store, publisher = MemoryOrderStore(), MemoryEventPublisher()
+    # A -> B -> A -> B at one update_time (an address edit does not move TikTok's clock).
+    for fetched_at, address in enumerate([HOME, ELM, HOME, ELM], start=1):
+        state = record(
+            tiktok_order("1", "AWAITING_SHIPMENT", 300, recipient_address=address),
+            fetched_at_ms=fetched_at * 10,
+        )
+        apply_states(SHOP_ID, [state], context(store, publisher))
+    changed = [
+        event.event_id
+        for event in publisher.published
+        if event.detail_type == OrderEventType.ADDRESS_CHANGED
+    ]
+    assert len(changed) == 3
+    assert len(set(changed)) == 3, "a later A->B reused the id of the first (deduplicated away)"
+
+
+def test_the_same_address_change_seen_twice_keeps_its_event_id() -> None:
+    before = _with_address("AWAITING_SHIPMENT", HOME)
+    after = record(
+        tiktok_order("1", "AWAITING_SHIPMENT", 300, recipient_address=ELM), fetched_at_ms=400
+    )
+    when = datetime.now(UTC)
+    ids = {
+        event.event_id
+        for _ in range(2)  # two workers (or a redelivery) deciding on the same stored state
+        for event in order_events(describe_change(before, after), when, previous_revision=4)
+    }
+    assert len(ids) == 1

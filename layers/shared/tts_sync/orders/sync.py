@@ -120,7 +120,11 @@ def _apply_one(
             return ApplyOutcome.UNCHANGED, []
         now = context.clock()
         change = describe_change(previous, record)
-        events = order_events(change, datetime.fromtimestamp(now, UTC))
+        events = order_events(
+            change,
+            datetime.fromtimestamp(now, UTC),
+            previous_revision=current.revision if current else 0,
+        )
         pending = dict(current.pending_events) if current else {}
         pending.update({event.event_id: event.model_dump_json() for event in events})
         carried_since = current.pending_since_ms if current and current.pending_events else None
