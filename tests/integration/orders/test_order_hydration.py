@@ -110,39 +110,73 @@ def test_an_order_tiktok_keeps_leaving_out_is_kept_and_no_longer_holds_the_shard
     dynamo_sync: OrderSync,
 ) -> None:
     """A webhook naming an order TikTok never returns (another shop's id, Partner Center's test
-    notification): retried for a while, then recorded as not found instead of failing its
-    batch for a day and landing in the DLQ."""
+    notification): retried a few times, then recorded as not found instead of failing its
+    batch for a day and landing in the DLQ. On attempts alone: the stream retries a record 10
+    times within seconds, long before any wall-clock rule would let it go."""
     from tts_sync.orders import hydration
 
     sync = dynamo_sync
-    ghost = {
-        "type": 1,
-        "tts_notification_id": "ghost-1",
-        "shop_id": sync.shop_id,
-        "timestamp": 1,
-        "data": {"order_id": "576000000000000999", "order_status": "AWAITING_SHIPMENT"},
-    }
-    batch = stream_batch([ghost])
+    batch = stream_batch([_ghost(sync.shop_id)])
     sequence = batch["Records"][0]["dynamodb"]["SequenceNumber"]
     for _ in range(hydration.GIVE_UP_MISSING_AFTER_ATTEMPTS - 1):
         assert sync.consume(batch) == {"batchItemFailures": [{"itemIdentifier": sequence}]}
-    key = {"pk": {"S": f"order-missing#{sync.shop_id}#576000000000000999"}}
-    table = sync.tables["SyncStateTable"]  # type: ignore[attr-defined]
-    noted = sync.dynamodb.get_item(TableName=table, Key=key)["Item"]  # type: ignore[attr-defined]
+    noted = _missing_item(sync, GHOST_ID)
+    assert noted is not None
     assert noted["attempts"] == {"N": str(hydration.GIVE_UP_MISSING_AFTER_ATTEMPTS - 1)}
-    # Still within the grace period: one more miss is still retried ...
-    assert sync.consume(batch)["batchItemFailures"] == [{"itemIdentifier": sequence}]
-    # ... and once TikTok has left it out long enough, it is let go (and stays recorded).
-    first = int(noted["first_missing_at"]["N"]) - hydration.GIVE_UP_MISSING_AFTER_SECONDS
-    sync.dynamodb.update_item(  # type: ignore[attr-defined]
-        TableName=table,
-        Key=key,
-        UpdateExpression="SET first_missing_at = :first",
-        ExpressionAttributeValues={":first": {"N": str(first)}},
-    )
+    # The 5th reply that leaves it out, seconds after the first: let go, and still recorded.
     assert sync.consume(batch) == {"batchItemFailures": []}
-    assert sync.store.get(sync.shop_id, "576000000000000999") is None
+    noted = _missing_item(sync, GHOST_ID)
+    assert noted is not None
+    assert noted["attempts"] == {"N": str(hydration.GIVE_UP_MISSING_AFTER_ATTEMPTS)}
+    assert sync.store.get(sync.shop_id, GHOST_ID) is None
     assert sync.publisher.published == []
+
+
+def test_an_order_found_after_being_left_out_forgets_its_missing_count(
+    dynamo_sync: OrderSync,
+) -> None:
+    """TikTok lagging behind its own webhook: the misses must not count against a later one."""
+    from tts_sync.orders import hydration
+
+    sync = dynamo_sync
+    order = sync.sandbox.place_order(sync.shop_id, [RED], notify=False)
+    batch = stream_batch(envelopes(sync, [order.id])[-1:])
+    sync.sandbox.inject_fault("/order/202309/orders", "omit_orders", 2, order_ids=[order.id])
+    for _ in range(2):
+        assert len(sync.consume(batch)["batchItemFailures"]) == 1
+    assert _missing_item(sync, order.id) is not None
+    assert sync.consume(batch) == {"batchItemFailures": []}  # TikTok answers in full again
+    assert _missing_item(sync, order.id) is None
+    # A later lag of the same order starts from nothing: not given up on after 3 more misses.
+    sync.sandbox.advance_order(order.id, "AWAITING_SHIPMENT", notify=False)
+    later = stream_batch(envelopes(sync, [order.id])[-1:])
+    misses = hydration.GIVE_UP_MISSING_AFTER_ATTEMPTS - 2
+    sync.sandbox.inject_fault("/order/202309/orders", "omit_orders", misses, order_ids=[order.id])
+    for _ in range(misses):
+        assert len(sync.consume(later)["batchItemFailures"]) == 1
+    noted = _missing_item(sync, order.id)
+    assert noted is not None
+    assert noted["attempts"] == {"N": str(hydration.GIVE_UP_MISSING_AFTER_ATTEMPTS - 2)}
+
+
+GHOST_ID = "576000000000000999"
+
+
+def _ghost(shop_id: str) -> dict:
+    return {
+        "type": 1,
+        "tts_notification_id": "ghost-1",
+        "shop_id": shop_id,
+        "timestamp": 1,
+        "data": {"order_id": GHOST_ID, "order_status": "AWAITING_SHIPMENT"},
+    }
+
+
+def _missing_item(sync: OrderSync, order_id: str) -> dict | None:
+    key = {"pk": {"S": f"order-missing#{sync.shop_id}#{order_id}"}}
+    table = sync.tables["SyncStateTable"]  # type: ignore[attr-defined]
+    reply = sync.dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True)  # type: ignore[attr-defined]
+    return reply.get("Item")
 
 
 def test_throttling_and_timeouts_on_detail_lose_nothing(memory_sync: OrderSync) -> None:

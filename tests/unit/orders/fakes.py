@@ -106,6 +106,11 @@ class MemoryMissingOrderLedger:
             self.noted[(shop_id, order_id)] = noted
             return noted
 
+    def forget(self, shop_id: str, order_ids: Sequence[str]) -> None:
+        with self._lock:
+            for order_id in order_ids:
+                self.noted.pop((shop_id, order_id), None)
+
 
 class StaticShopAccess:
     def __init__(self, *shop_ids: str) -> None:

@@ -239,7 +239,7 @@ class DynamoMissingOrderLedger:
         reply = _call(
             self._client.update_item,
             TableName=self._table,
-            Key={"pk": {"S": f"order-missing#{shop_id}#{order_id}"}},
+            Key={"pk": {"S": _missing_key(shop_id, order_id)}},
             UpdateExpression=(
                 "SET attempts = if_not_exists(attempts, :zero) + :one, "
                 "first_missing_at = if_not_exists(first_missing_at, :now), "
@@ -260,6 +260,27 @@ class DynamoMissingOrderLedger:
             attempts=int(attributes["attempts"]["N"]),
             first_missing_at=int(attributes["first_missing_at"]["N"]),
         )
+
+    def forget(self, shop_id: str, order_ids: Sequence[str]) -> None:
+        """Delete the miss counts of these orders: a batch read finds the few that have one
+        (most found orders never went missing), only those are deleted."""
+        ids = list(dict.fromkeys(order_ids))
+        noted: list[str] = []
+        for start in range(0, len(ids), BATCH_GET_KEYS):
+            keys: list[Any] = [
+                {"pk": {"S": _missing_key(shop_id, i)}} for i in ids[start : start + BATCH_GET_KEYS]
+            ]
+            request: dict[str, Any] = {
+                self._table: {"Keys": keys, "ProjectionExpression": "pk", "ConsistentRead": True}
+            }
+            while request:
+                reply = _call(self._client.batch_get_item, RequestItems=request)
+                noted.extend(
+                    item["pk"]["S"] for item in reply.get("Responses", {}).get(self._table, [])
+                )
+                request = dict(reply.get("UnprocessedKeys") or {})
+        for pk in noted:
+            _call(self._client.delete_item, TableName=self._table, Key={"pk": {"S": pk}})
 
 
 # ---------------------------------------------------------------- items
@@ -341,6 +362,10 @@ def _reservation(item: dict[str, Any]) -> Reservation:
         order_status=item["order_status"]["S"],
         order_update_time=int(item["order_update_time"]["N"]),
     )
+
+
+def _missing_key(shop_id: str, order_id: str) -> str:
+    return f"order-missing#{shop_id}#{order_id}"
 
 
 def _watermark_key(shop_id: str) -> str:

@@ -30,10 +30,11 @@ class HydrationOutcome(StrEnum):
 
 
 RETRY_OUTCOMES = frozenset({HydrationOutcome.MISSING, HydrationOutcome.FAILED})
-# TikTok may lag behind its own webhook for a moment; an order still left out after this long
-# (and this many replies) is not coming: stop holding the stream's shard back for it. It stays
-# recorded (SyncStateTable) and the poll would still import it if TikTok ever lists it.
-GIVE_UP_MISSING_AFTER_SECONDS = 600
+# TikTok may lag behind its own webhook for a moment; an order still left out after this many
+# replies is not coming: stop holding the stream's shard back for it. Attempts alone: the
+# stream retries a record 10 times within seconds, so a wall-clock rule would rarely fire
+# before the DLQ. It stays recorded (SyncStateTable) and the poll would still import it if
+# TikTok ever lists it; an order TikTok does return forgets its misses.
 GIVE_UP_MISSING_AFTER_ATTEMPTS = 5
 
 
@@ -94,6 +95,7 @@ def hydrate_orders(
         for order_id in chunk:
             if order_id not in returned:
                 _missing(shop_id, order_id, missing_orders, int(context.clock()), report)
+        _forget_missing(shop_id, [i for i in chunk if i in returned], missing_orders)
         _apply(shop_id, records, context, report)
     for outcome, metric in (
         (HydrationOutcome.MISSING, "OrderDetailMissing"),
@@ -109,11 +111,7 @@ def _missing(
     shop_id: str, order_id: str, ledger: MissingOrderLedger, now: int, report: HydrationReport
 ) -> None:
     noted = ledger.note_missing(shop_id, order_id, now)
-    given_up = (
-        noted.attempts >= GIVE_UP_MISSING_AFTER_ATTEMPTS
-        and now - noted.first_missing_at >= GIVE_UP_MISSING_AFTER_SECONDS
-    )
-    if given_up:
+    if noted.attempts >= GIVE_UP_MISSING_AFTER_ATTEMPTS:
         logger.warning(
             "order not found: TikTok keeps leaving it out; kept, no longer retried",
             shop_id=shop_id,
@@ -123,6 +121,17 @@ def _missing(
         report.outcomes[order_id] = HydrationOutcome.NOT_FOUND
     else:
         report.failed(order_id, HydrationOutcome.MISSING, "order detail left it out")
+
+
+def _forget_missing(shop_id: str, order_ids: list[str], ledger: MissingOrderLedger) -> None:
+    if not order_ids:
+        return
+    try:
+        ledger.forget(shop_id, order_ids)
+    except StorageUnavailableError as error:
+        # Bookkeeping only: the order itself is fine. A stale count may let a later lag of
+        # the same order go a little sooner; the poll still imports it.
+        logger.warning("missing-order counts not cleared", shop_id=shop_id, error=str(error))
 
 
 def _apply(

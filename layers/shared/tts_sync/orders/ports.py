@@ -108,3 +108,7 @@ class MissingOrderLedger(Protocol):
     def note_missing(self, shop_id: str, order_id: str, now: int) -> MissingOrder:
         """Count one more reply that left the order out (kept for ops, with its first time)."""
         ...
+
+    def forget(self, shop_id: str, order_ids: Sequence[str]) -> None:
+        """TikTok returned these orders: drop their miss counts (a later lag starts afresh)."""
+        ...
