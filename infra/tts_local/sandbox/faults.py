@@ -9,7 +9,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 FaultKind = Literal[
-    "5xx", "timeout", "429", "sku_errors", "token_expired", "omit_orders", "range_spill"
+    "5xx",
+    "timeout",
+    "429",
+    "sku_errors",
+    "token_expired",
+    "omit_orders",
+    "range_spill",
+    "malformed_orders",
 ]
 FAULT_KINDS: tuple[str, ...] = (
     "5xx",
@@ -19,6 +26,7 @@ FAULT_KINDS: tuple[str, ...] = (
     "token_expired",
     "omit_orders",
     "range_spill",
+    "malformed_orders",
 )
 
 
@@ -32,7 +40,8 @@ class Fault:
     retry_after: float | None = None  # for 429
     sleep_seconds: float = 3.0  # for timeout: longer than the client's read timeout
     sku_ids: list[str] = field(default_factory=list)  # for sku_errors: empty = every SKU
-    order_ids: list[str] = field(default_factory=list)  # for omit_orders: empty = every order
+    # for omit_orders / malformed_orders: empty = every order
+    order_ids: list[str] = field(default_factory=list)
     spill_seconds: int = 60  # for range_spill: how far outside the time window results reach
 
     def matches(self, path: str) -> bool:

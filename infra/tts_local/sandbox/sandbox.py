@@ -329,7 +329,8 @@ class Sandbox(OrderLifecycleMethods):
         5xx (status=, code=), timeout (sleep_seconds=), 429 (retry_after=),
         sku_errors (sku_ids=), token_expired, omit_orders (order_ids=: Get Order Detail
         answers code 0 without them), range_spill (spill_seconds=: order search returns
-        orders that far outside the asked time window)."""
+        orders that far outside the asked time window), malformed_orders (order_ids=: detail
+        and search return those orders with fields of the wrong type, buyer data left in)."""
         fault = Fault(path=path, kind=kind, remaining=count, **options)
         self.faults.add(fault)
         return fault

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.integration.orders.conftest import OrderSync
 from tests.integration.orders.streams import stream_batch
+from tests.integration.shops.conftest import emitted_metrics
 from tts_local.sandbox.seed import DemoData
+from tts_sync.observability import metrics
 from tts_sync.orders.reservations import ReservationState
 from tts_sync.outbound import OrderEventType
 
@@ -235,3 +239,43 @@ def test_a_corrupt_record_fails_alone(memory_sync: OrderSync, demo: DemoData) ->
         "batchItemFailures": [{"itemIdentifier": batch["Records"][0]["dynamodb"]["SequenceNumber"]}]
     }
     assert (sync.shop_id, order.id) in sync.store.orders
+
+
+def test_a_malformed_order_from_tiktok_fails_alone_and_leaks_no_buyer_data(
+    memory_sync: OrderSync, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One order TikTok sends with fields of the wrong type: reported, counted and retried by
+    the stream (then kept by its failure destination); the rest of the batch goes through."""
+    sync = memory_sync
+    good, bad = (sync.sandbox.place_order(sync.shop_id, [RED], notify=False) for _ in range(2))
+    sync.sandbox.advance_order(bad.id, "AWAITING_SHIPMENT", notify=False)
+    buyer = _buyer_strings(sync, bad.id)
+    sync.sandbox.inject_fault("/order/202309/orders", "malformed_orders", order_ids=[bad.id])
+    batch = stream_batch(envelopes(sync))
+    result = sync.consume(batch)
+    metrics.flush_metrics()
+    failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
+    expected = {
+        r["dynamodb"]["SequenceNumber"]
+        for r in batch["Records"]
+        if json.loads(r["dynamodb"]["NewImage"]["payload"]["S"])["data"]["order_id"] == bad.id
+    }
+    assert failed == expected and expected
+    assert (sync.shop_id, good.id) in sync.store.orders
+    assert (sync.shop_id, bad.id) not in sync.store.orders
+    output = capsys.readouterr()
+    assert emitted_metrics(output.out).count("OrderMalformed") == 1
+    for secret in buyer:
+        assert secret not in output.out + output.err
+    # TikTok sends it whole again: the retry stores it.
+    assert sync.consume(batch) == {"batchItemFailures": []}
+    assert sync.store.orders[(sync.shop_id, bad.id)].record.status == "AWAITING_SHIPMENT"
+
+
+def _buyer_strings(sync: OrderSync, order_id: str) -> list[str]:
+    with sync.sandbox.state.lock:
+        document = sync.sandbox.state.orders[order_id].to_api()
+    address = document["recipient_address"]
+    found = [address["full_address"], address["phone_number"], document["buyer_email"]]
+    assert all(found)
+    return found

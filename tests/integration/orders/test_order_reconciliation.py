@@ -263,3 +263,28 @@ def test_a_page_failing_mid_run_keeps_what_was_applied_and_holds_the_watermark(
     assert watermark(sync) == max(update_times(sync)[o.id] for o in orders)
     assert set(created_per_order(sync).values()) == {1} and len(created_per_order(sync)) == 155
     assert len(event_ids(sync)) == len(set(event_ids(sync)))
+
+
+def test_a_malformed_order_in_the_search_fails_alone_and_leaks_no_buyer_data(
+    dynamo_sync: OrderSync, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sync = dynamo_sync
+    now = int(time.time())
+    orders = place(sync, 3, start=now - 900)
+    bad = orders[1]
+    sync.sandbox.advance_order(bad.id, "AWAITING_SHIPMENT", notify=False, at=now - 800)
+    with sync.sandbox.state.lock:
+        document = sync.sandbox.state.orders[bad.id].to_api()
+    buyer = [document["recipient_address"]["full_address"], document["buyer_email"]]
+    sync.sandbox.inject_fault(SEARCH, "malformed_orders", order_ids=[bad.id])
+    report = run_job({"job": "reconcile", "shop_id": sync.shop_id})
+    assert report["failed_shops"] == [] and report["missed_by_webhooks"] == 2
+    (shop,) = report["per_shop"]
+    assert shop["malformed"] == 1 and shop["failed_order_ids"] == [bad.id]
+    assert sync.store.get(sync.shop_id, bad.id) is None
+    output = capsys.readouterr()
+    for secret in buyer:
+        assert secret and secret not in output.out + output.err
+    after = run_job({"job": "reconcile", "shop_id": sync.shop_id})  # TikTok sends it whole
+    assert after["missed_by_webhooks"] == 1
+    assert sync.store.get(sync.shop_id, bad.id) is not None

@@ -390,3 +390,26 @@ def test_the_same_address_change_seen_twice_keeps_its_event_id() -> None:
         for event in order_events(describe_change(before, after), when, previous_revision=4)
     }
     assert len(ids) == 1
+
+
+def test_a_pending_event_that_no_longer_parses_does_not_fail_the_batch() -> None:
+    """An event written by an older release, left pending by a crash: the other orders of the
+    batch (and the order's own new state) still go through; the unreadable one stays kept."""
+    store, publisher = MemoryOrderStore(), MemoryEventPublisher()
+    old, other = states([("ON_HOLD", 110)])[0], states([("ON_HOLD", 110)], "2")[0]
+    apply_states(SHOP_ID, [old], context(store, publisher))
+    stored = store.orders[(SHOP_ID, old.order_id)]
+    store.orders[(SHOP_ID, old.order_id)] = stored.model_copy(
+        update={
+            "pending_events": {"old-release": '{"detail_type": "Order Teleported"}'},
+            "pending_since_ms": 1,
+        }
+    )
+    later = SyncContext(store=store, publisher=publisher, clock=lambda: 1_700_000_000.0 + 60)
+    report = apply_states(SHOP_ID, [old, other], later)  # re-reads both: recovers leftovers
+    assert report.outcomes == {old.order_id: ApplyOutcome.UNCHANGED, "2": ApplyOutcome.APPLIED}
+    ready = states([("AWAITING_SHIPMENT", 120)])[0]
+    report = apply_states(SHOP_ID, [ready], later)  # a newer state carries the leftovers
+    assert report.outcomes == {old.order_id: ApplyOutcome.APPLIED}
+    assert publisher.detail_types()[-1] == OrderEventType.READY_TO_SHIP
+    assert "old-release" in store.orders[(SHOP_ID, old.order_id)].pending_events

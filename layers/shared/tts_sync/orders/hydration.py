@@ -18,6 +18,7 @@ from tts_sync.orders.ports import MissingOrderLedger, OrderApi, ShopAccessSource
 from tts_sync.orders.sync import ApplyOutcome, SyncContext, apply_states
 from tts_sync.tiktok import Deadline, TikTokApiError, TikTokRetryableError
 from tts_sync.tiktok.client import ORDER_DETAIL_BATCH
+from tts_sync.tiktok.models import MalformedOrder
 
 
 class HydrationOutcome(StrEnum):
@@ -25,11 +26,14 @@ class HydrationOutcome(StrEnum):
     UNCHANGED = "unchanged"
     SHOP_NOT_CONNECTED = "shop_not_connected"  # nothing to do: no tokens to call TikTok with
     MISSING = "missing"  # code 0, but TikTok did not return the order: retry
+    MALFORMED = "malformed"  # TikTok returned it with fields we cannot read: retry (then DLQ)
     NOT_FOUND = "not_found"  # left out for too long (another shop's id, a test webhook): kept
     FAILED = "failed"  # TikTok or storage failed: retry
 
 
-RETRY_OUTCOMES = frozenset({HydrationOutcome.MISSING, HydrationOutcome.FAILED})
+RETRY_OUTCOMES = frozenset(
+    {HydrationOutcome.MISSING, HydrationOutcome.MALFORMED, HydrationOutcome.FAILED}
+)
 # TikTok may lag behind its own webhook for a moment; an order still left out after this many
 # replies is not coming: stop holding the stream's shard back for it. Attempts alone: the
 # stream retries a record 10 times within seconds, so a wall-clock rule would rarely fire
@@ -70,8 +74,9 @@ def hydrate_orders(
     for start in range(0, len(ids), ORDER_DETAIL_BATCH):
         chunk = ids[start : start + ORDER_DETAIL_BATCH]
         report.detail_calls += 1
+        malformed: list[MalformedOrder] = []
         try:
-            orders = api.get_order_detail(access, chunk, deadline=deadline)
+            orders = api.get_order_detail(access, chunk, deadline=deadline, malformed=malformed)
         except (TikTokApiError, TikTokRetryableError) as error:
             reason = f"order detail failed: {type(error).__name__}"
             logger.warning(
@@ -92,14 +97,16 @@ def hydrate_orders(
             if order.id in chunk
         ]
         returned = {record.order_id for record in records}
+        unreadable = _malformed(shop_id, chunk, malformed, report)
         for order_id in chunk:
-            if order_id not in returned:
+            if order_id not in returned and order_id not in unreadable:
                 _missing(shop_id, order_id, missing_orders, int(context.clock()), report)
         _forget_missing(shop_id, [i for i in chunk if i in returned], missing_orders)
         _apply(shop_id, records, context, report)
     for outcome, metric in (
         (HydrationOutcome.MISSING, "OrderDetailMissing"),
         (HydrationOutcome.NOT_FOUND, "OrderNotFound"),
+        (HydrationOutcome.MALFORMED, "OrderMalformed"),
     ):
         count = sum(1 for o in report.outcomes.values() if o is outcome)
         if count:
@@ -121,6 +128,29 @@ def _missing(
         report.outcomes[order_id] = HydrationOutcome.NOT_FOUND
     else:
         report.failed(order_id, HydrationOutcome.MISSING, "order detail left it out")
+
+
+def _malformed(
+    shop_id: str, chunk: list[str], malformed: list[MalformedOrder], report: HydrationReport
+) -> set[str]:
+    """Orders TikTok returned that do not parse: failed alone (the stream retries their
+    records, then its failure destination keeps them); field names logged, never values."""
+    unreadable = set()
+    for order in malformed:
+        logger.warning(
+            "malformed order from TikTok; retried",
+            shop_id=shop_id,
+            order_id=order.order_id,
+            problems=order.problems,
+        )
+        if order.order_id in chunk:
+            unreadable.add(order.order_id)
+            report.failed(
+                order.order_id,
+                HydrationOutcome.MALFORMED,
+                f"malformed order from TikTok: {order.problems}",
+            )
+    return unreadable
 
 
 def _forget_missing(shop_id: str, order_ids: list[str], ledger: MissingOrderLedger) -> None:

@@ -10,7 +10,7 @@ from typing import Protocol
 from tts_sync.orders.models import StoredOrder
 from tts_sync.orders.reservations import Reservation
 from tts_sync.tiktok import Deadline, ShopAccess
-from tts_sync.tiktok.models import Order, OrderSearchFilter
+from tts_sync.tiktok.models import MalformedOrder, Order, OrderSearchFilter
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,15 @@ class OrderStore(ReservationLedger, Protocol):
 
 class OrderApi(Protocol):
     def get_order_detail(
-        self, shop: ShopAccess, order_ids: Sequence[str], *, deadline: Deadline | None = None
-    ) -> list[Order]: ...
+        self,
+        shop: ShopAccess,
+        order_ids: Sequence[str],
+        *,
+        deadline: Deadline | None = None,
+        malformed: list[MalformedOrder] | None = None,
+    ) -> list[Order]:
+        """The orders that parse; the others appended to `malformed`."""
+        ...
 
     def search_orders(
         self,
@@ -78,6 +85,7 @@ class OrderApi(Protocol):
         page_size: int = ...,
         sort_order: str = ...,
         deadline: Deadline | None = None,
+        malformed: list[MalformedOrder] | None = None,
     ) -> Iterator[Order]: ...
 
 

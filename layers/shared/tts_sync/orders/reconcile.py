@@ -25,7 +25,7 @@ from tts_sync.orders.sync import (
     recover_pending,
 )
 from tts_sync.tiktok import Deadline
-from tts_sync.tiktok.models import OrderSearchFilter
+from tts_sync.tiktok.models import MalformedOrder, OrderSearchFilter
 
 DAY = 86_400
 MAX_BACKFILL_WINDOW_SECONDS = 30 * DAY
@@ -50,6 +50,7 @@ class ShopSyncReport:
     applied: int = 0
     unchanged: int = 0
     failed: int = 0
+    malformed: int = 0  # orders TikTok returned that do not parse (also counted in failed)
     outside_range: int = 0  # TikTok returned orders outside the asked range (filtered out)
     recovered_events: int = 0
     complete: bool = True  # False: stopped early (deadline); the next run continues
@@ -155,7 +156,11 @@ def sync_window(
     search = OrderSearchFilter(update_time_ge=start, update_time_lt=end)
     batch: list[OrderRecord] = []
     highest: int | None = None
-    for order in api.search_orders(access, search, sort_order="ASC", deadline=deadline):
+    malformed: list[MalformedOrder] = []
+    orders = api.search_orders(
+        access, search, sort_order="ASC", deadline=deadline, malformed=malformed
+    )
+    for order in orders:
         if not start <= order.update_time < end:
             report.outside_range += 1  # TikTok refreshing its index: filter, never assume
             continue
@@ -172,8 +177,26 @@ def sync_window(
                 report.complete = False
                 break
     _apply(shop_id, batch, context, report)
+    _malformed(shop_id, malformed, report)
     report.watermark = highest
     return report
+
+
+def _malformed(shop_id: str, malformed: list[MalformedOrder], report: ShopSyncReport) -> None:
+    """Orders of the search that do not parse: failed alone (the watermark holds, the next
+    run reads them again); field names logged, never values."""
+    for order in malformed:
+        logger.warning(
+            "malformed order from TikTok; retried by the next run",
+            shop_id=shop_id,
+            order_id=order.order_id,
+            problems=order.problems,
+        )
+        report.failed += 1
+        report.malformed += 1
+        report.failed_order_ids.append(order.order_id)
+    if malformed:
+        metrics.add_metric(name="OrderMalformed", unit=MetricUnit.Count, value=len(malformed))
 
 
 def _apply(

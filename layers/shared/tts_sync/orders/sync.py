@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from pydantic import ValidationError
+
 from tts_sync.errors import StorageUnavailableError, TtsSyncError
 from tts_sync.observability import MetricUnit, logger, metrics
 from tts_sync.orders.lifecycle import describe_change, is_newer
@@ -91,11 +93,9 @@ def recover_pending(
 ) -> None:
     """Publish events a crashed writer left on these items."""
     leftovers = {
-        item.record.order_id: [
-            OutboundEvent.model_validate_json(body) for body in item.pending_events.values()
-        ]
+        item.record.order_id: events
         for item in items
-        if item.pending_events
+        if item.pending_events and (events := _readable_pending(item))
     }
     if not leftovers:
         return
@@ -152,11 +152,8 @@ def _apply_one(
             stored[record.order_id] = item
             if current is not None and _stale_pending(current, context):
                 # A dead writer's events ride along with ours (oldest first), not left waiting.
-                carried = [
-                    OutboundEvent.model_validate_json(body)
-                    for event_id, body in current.pending_events.items()
-                    if event_id not in {event.event_id for event in events}
-                ]
+                ours = {event.event_id for event in events}
+                carried = [e for e in _readable_pending(current) if e.event_id not in ours]
                 events = carried + events
             return ApplyOutcome.APPLIED, events
         # Lost a race: someone wrote this order since we read it. Decide again on theirs.
@@ -196,6 +193,25 @@ def _publish(
         metrics.add_metric(
             name="OutboundEventsPublished", unit=MetricUnit.Count, value=len(events) - len(failed)
         )
+
+
+def _readable_pending(item: StoredOrder) -> list[OutboundEvent]:
+    """The item's pending events that still parse. One that does not (written by another
+    release) stays on the item for ops (PendingEventUnreadable) and blocks nothing else."""
+    events = []
+    for event_id, body in item.pending_events.items():
+        try:
+            events.append(OutboundEvent.model_validate_json(body))
+        except ValidationError as exc:
+            logger.error(
+                "pending event unreadable; kept on the order",
+                shop_id=item.record.shop_id,
+                order_id=item.record.order_id,
+                event_id=event_id,
+                problems=exc.error_count(),
+            )
+            metrics.add_metric(name="PendingEventUnreadable", unit=MetricUnit.Count, value=1)
+    return events
 
 
 def _stale_pending(item: StoredOrder, context: SyncContext) -> bool:
