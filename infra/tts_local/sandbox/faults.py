@@ -17,6 +17,7 @@ FaultKind = Literal[
     "omit_orders",
     "range_spill",
     "malformed_orders",
+    "reject_orders",
 ]
 FAULT_KINDS: tuple[str, ...] = (
     "5xx",
@@ -27,6 +28,7 @@ FAULT_KINDS: tuple[str, ...] = (
     "omit_orders",
     "range_spill",
     "malformed_orders",
+    "reject_orders",
 )
 
 
@@ -40,7 +42,7 @@ class Fault:
     retry_after: float | None = None  # for 429
     sleep_seconds: float = 3.0  # for timeout: longer than the client's read timeout
     sku_ids: list[str] = field(default_factory=list)  # for sku_errors: empty = every SKU
-    # for omit_orders / malformed_orders: empty = every order
+    # for omit_orders / malformed_orders / reject_orders: empty = every order
     order_ids: list[str] = field(default_factory=list)
     spill_seconds: int = 60  # for range_spill: how far outside the time window results reach
 

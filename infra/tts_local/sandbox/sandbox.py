@@ -330,7 +330,9 @@ class Sandbox(OrderLifecycleMethods):
         sku_errors (sku_ids=), token_expired, omit_orders (order_ids=: Get Order Detail
         answers code 0 without them), range_spill (spill_seconds=: order search returns
         orders that far outside the asked time window), malformed_orders (order_ids=: detail
-        and search return those orders with fields of the wrong type, buyer data left in)."""
+        and search return those orders with fields of the wrong type, buyer data left in),
+        reject_orders (order_ids=: a Get Order Detail call naming one of them fails 36009004,
+        HTTP 400)."""
         fault = Fault(path=path, kind=kind, remaining=count, **options)
         self.faults.add(fault)
         return fault

@@ -279,3 +279,35 @@ def _buyer_strings(sync: OrderSync, order_id: str) -> list[str]:
     found = [address["full_address"], address["phone_number"], document["buyer_email"]]
     assert all(found)
     return found
+
+
+def test_one_id_tiktok_refuses_is_isolated_and_the_rest_of_its_chunk_goes_through(
+    memory_sync: OrderSync, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A permanent error on a 50-id call (36009004 for one id TikTok will not take): the chunk
+    is bisected, the bad id is reported and no longer retried, the others are stored."""
+    sync = memory_sync
+    orders = [sync.sandbox.place_order(sync.shop_id, [RED], notify=False) for _ in range(8)]
+    bad = orders[5]
+    sync.sandbox.inject_fault("/order/202309/orders", "reject_orders", 50, order_ids=[bad.id])
+    batch = stream_batch(envelopes(sync))
+    assert sync.consume(batch) == {"batchItemFailures": []}
+    metrics.flush_metrics()
+    stored = {order_id for (_, order_id) in sync.store.orders}
+    assert stored == {o.id for o in orders} - {bad.id}
+    assert sync.detail_calls() <= 1 + 2 * 3  # one call, then two a level down to one id
+    assert emitted_metrics(capsys.readouterr().out).count("OrderDetailRejected") == 1
+
+
+def test_an_expired_token_is_the_shop_not_connected_path_not_a_retry(
+    memory_sync: OrderSync, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sync = memory_sync
+    for _ in range(3):
+        sync.sandbox.place_order(sync.shop_id, [RED], notify=False)
+    sync.sandbox.inject_fault("/order/202309/orders", "token_expired", 10)
+    assert sync.consume(stream_batch(envelopes(sync))) == {"batchItemFailures": []}
+    metrics.flush_metrics()
+    assert sync.store.orders == {}
+    assert sync.detail_calls() == 1  # no bisection, no retry of a token TikTok refuses
+    assert emitted_metrics(capsys.readouterr().out).count("OrderEventShopNotConnected") == 1

@@ -288,3 +288,18 @@ def test_a_malformed_order_in_the_search_fails_alone_and_leaks_no_buyer_data(
     after = run_job({"job": "reconcile", "shop_id": sync.shop_id})  # TikTok sends it whole
     assert after["missed_by_webhooks"] == 1
     assert sync.store.get(sync.shop_id, bad.id) is not None
+
+
+def test_an_expired_token_is_the_shop_not_connected_path_for_the_poll(
+    dynamo_sync: OrderSync,
+) -> None:
+    sync = dynamo_sync
+    now = int(time.time())
+    place(sync, 2, start=now - 900)
+    sync.sandbox.inject_fault(SEARCH, "token_expired", 5)
+    report = run_job({"job": "reconcile", "shop_id": sync.shop_id})
+    assert report["failed_shops"] == []
+    (shop,) = report["per_shop"]
+    assert shop["not_connected"] is True and shop["failed"] == 0
+    assert watermark(sync) is None
+    assert len(sync.sandbox.requests(SEARCH)) == 1  # not retried

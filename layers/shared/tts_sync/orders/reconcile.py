@@ -10,6 +10,7 @@ should need.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from tts_sync.errors import TtsSyncError
@@ -24,8 +25,8 @@ from tts_sync.orders.sync import (
     apply_states,
     recover_pending,
 )
-from tts_sync.tiktok import Deadline
-from tts_sync.tiktok.models import MalformedOrder, OrderSearchFilter
+from tts_sync.tiktok import AccessTokenExpiredError, Deadline
+from tts_sync.tiktok.models import MalformedOrder, Order, OrderSearchFilter
 
 DAY = 86_400
 MAX_BACKFILL_WINDOW_SECONDS = 30 * DAY
@@ -54,6 +55,9 @@ class ShopSyncReport:
     outside_range: int = 0  # TikTok returned orders outside the asked range (filtered out)
     recovered_events: int = 0
     complete: bool = True  # False: stopped early (deadline); the next run continues
+    # The shop cannot be read: unknown, deauthorized, or its access token refused after the
+    # client's refresh (the seller must reconnect). Nothing failed; nothing to retry now.
+    not_connected: bool = False
     watermark: int | None = None
     failed_order_ids: list[str] = field(default_factory=list)
 
@@ -152,14 +156,40 @@ def sync_window(
     access = shops.access(shop_id)
     if access is None or end <= start:
         report.complete = access is not None
+        report.not_connected = access is None
         return report
     search = OrderSearchFilter(update_time_ge=start, update_time_lt=end)
     batch: list[OrderRecord] = []
-    highest: int | None = None
     malformed: list[MalformedOrder] = []
     orders = api.search_orders(
         access, search, sort_order="ASC", deadline=deadline, malformed=malformed
     )
+    try:
+        _read(shop_id, start, end, orders, source, context, deadline, report, batch)
+    except AccessTokenExpiredError:
+        # What was read before TikTok refused the token is applied (the watermark counts it).
+        _apply(shop_id, batch, context, report)
+        logger.warning("orders not polled: access token refused", shop_id=shop_id)
+        metrics.add_metric(name="OrderPollShopNotConnected", unit=MetricUnit.Count, value=1)
+        report.complete = False
+        report.not_connected = True
+    _malformed(shop_id, malformed, report)
+    return report
+
+
+def _read(
+    shop_id: str,
+    start: int,
+    end: int,
+    orders: Iterator[Order],
+    source: OrderSource,
+    context: SyncContext,
+    deadline: Deadline,
+    report: ShopSyncReport,
+    batch: list[OrderRecord],
+) -> None:
+    """Apply the search's orders a page at a time; report.watermark: the highest seen."""
+    highest: int | None = None
     for order in orders:
         if not start <= order.update_time < end:
             report.outside_range += 1  # TikTok refreshing its index: filter, never assume
@@ -170,16 +200,15 @@ def sync_window(
         )
         report.seen += 1
         highest = order.update_time if highest is None else max(highest, order.update_time)
+        report.watermark = highest
         if len(batch) >= APPLY_EVERY:
-            _apply(shop_id, batch, context, report)
-            batch = []
+            _apply(shop_id, list(batch), context, report)
+            batch.clear()
             if deadline() < MIN_SECONDS_PER_PAGE:
                 report.complete = False
                 break
-    _apply(shop_id, batch, context, report)
-    _malformed(shop_id, malformed, report)
-    report.watermark = highest
-    return report
+    _apply(shop_id, list(batch), context, report)
+    batch.clear()
 
 
 def _malformed(shop_id: str, malformed: list[MalformedOrder], report: ShopSyncReport) -> None:
