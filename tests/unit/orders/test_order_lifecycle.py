@@ -413,3 +413,29 @@ def test_a_pending_event_that_no_longer_parses_does_not_fail_the_batch() -> None
     assert report.outcomes == {old.order_id: ApplyOutcome.APPLIED}
     assert publisher.detail_types()[-1] == OrderEventType.READY_TO_SHIP
     assert "old-release" in store.orders[(SHOP_ID, old.order_id)].pending_events
+
+
+def test_a_poll_read_at_the_same_update_time_never_undoes_a_detail_read() -> None:
+    """Order search reads an index that can lag Get Order Detail: at one update_time a later
+    poll read of the old address must not replace the edit the detail read saw."""
+    from tts_sync.orders.models import OrderSource
+
+    store, publisher = MemoryOrderStore(), MemoryEventPublisher()
+    detail = _with_address("AWAITING_SHIPMENT", ELM)  # fetched at 300, source webhook
+    stale = _with_address("AWAITING_SHIPMENT", HOME).model_copy(
+        update={"fetched_at_ms": 900, "source": OrderSource.POLL}
+    )
+    assert not is_newer(stale, detail)
+    apply_states(SHOP_ID, [detail], context(store, publisher))
+    before = len(publisher.published)
+    report = apply_states(SHOP_ID, [stale], context(store, publisher))
+    assert report.outcomes == {"1": ApplyOutcome.UNCHANGED}
+    assert len(publisher.published) == before
+    # A later detail read still wins over a poll read, and poll over an older poll.
+    oak = {"name": "Alex", "full_address": "3 Oak Rd"}
+    newer_detail = _with_address("AWAITING_SHIPMENT", oak).model_copy(
+        update={"fetched_at_ms": 1_000}
+    )
+    assert is_newer(newer_detail, stale)
+    older_poll = stale.model_copy(update={"fetched_at_ms": 100})
+    assert is_newer(stale.model_copy(update={"buyer": detail.buyer}), older_poll)

@@ -2,7 +2,8 @@
 
 Monotonic by TikTok's `update_time` (a status clock); equal times tie-break by status
 progression; an equal time and status with different content (an address edit does not move
-`update_time`) wins only if it was read from TikTok later. Pure functions: no I/O.
+`update_time`) wins only if it was read from TikTok later, and a search result (poll, backfill)
+never over a detail read. Pure functions: no I/O.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from tts_sync.orders.models import OrderRecord
+from tts_sync.orders.models import OrderRecord, OrderSource
 from tts_sync.outbound import OrderEventType
 from tts_sync.tiktok.models import OrderStatus
 
@@ -93,8 +94,16 @@ def is_newer(incoming: OrderRecord, current: OrderRecord | None) -> bool:
         return incoming_rank > current_rank
     if incoming.content_hash == current.content_hash:
         return False
+    if _from_search(incoming) and not _from_search(current):
+        # Order search reads an index that can lag Get Order Detail: at one update_time a
+        # search result never undoes what a detail read saw, however much later it came.
+        return False
     # Same status clock, other content (address edit, package split): the later read wins.
     return incoming.fetched_at_ms > current.fetched_at_ms
+
+
+def _from_search(record: OrderRecord) -> bool:
+    return record.source is not OrderSource.WEBHOOK  # the poll and backfills search
 
 
 def changed_parts(previous: OrderRecord | None, new: OrderRecord) -> list[str]:
