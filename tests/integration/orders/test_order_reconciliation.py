@@ -303,3 +303,58 @@ def test_an_expired_token_is_the_shop_not_connected_path_for_the_poll(
     assert shop["not_connected"] is True and shop["failed"] == 0
     assert watermark(sync) is None
     assert len(sync.sandbox.requests(SEARCH)) == 1  # not retried
+
+
+def test_an_order_failing_every_run_holds_the_watermark_only_until_given_up(
+    dynamo_sync: OrderSync, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tts_sync.orders.reconcile import GIVE_UP_HELD_RUNS
+
+    sync = dynamo_sync
+    now = int(time.time())
+    orders = place(sync, 3, start=now - 900)
+    bad = orders[0]
+    sync.sandbox.inject_fault(SEARCH, "malformed_orders", 100, order_ids=[bad.id])
+    for _ in range(GIVE_UP_HELD_RUNS - 1):
+        report = run_job({"job": "reconcile", "shop_id": sync.shop_id})
+        assert report["per_shop"][0]["failed_order_ids"] == [bad.id]
+        assert watermark(sync) is None  # held
+    capsys.readouterr()
+    report = run_job({"job": "reconcile", "shop_id": sync.shop_id})
+    (shop,) = report["per_shop"]
+    assert shop["skipped_order_ids"] == [bad.id]
+    assert watermark(sync) == max(update_times(sync)[o.id] for o in orders[1:])
+    from tts_sync.observability import metrics
+
+    metrics.flush_metrics()
+    assert emitted_metrics(capsys.readouterr().out).count("ReconcileOrdersSkipped") == 1
+    item = sync.dynamodb.get_item(  # type: ignore[attr-defined]
+        TableName=sync.tables["SyncStateTable"],  # type: ignore[attr-defined]
+        Key={"pk": {"S": f"orders-watermark#{sync.shop_id}"}},
+    )["Item"]
+    assert item["skipped_order_ids"] == {"L": [{"S": bad.id}]}  # recorded for ops
+    assert "held_runs" not in item
+
+
+def test_a_failing_shop_counts_in_a_per_shop_metric(
+    dynamo_sync: OrderSync, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tts_sync.observability import metrics
+
+    sync = dynamo_sync
+    sync.sandbox.inject_fault(SEARCH, "5xx", 10, status=502)
+    capsys.readouterr()
+    report = run_job({"job": "reconcile", "shop_id": sync.shop_id})
+    assert [f["shop_id"] for f in report["failed_shops"]] == [sync.shop_id]
+    metrics.flush_metrics()
+    documents = [
+        json.loads(line)
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("{") and "ReconcileShopFailed" in line
+    ]
+    per_shop = [d for d in documents if d.get("shop_id") == sync.shop_id]
+    assert per_shop and per_shop[0]["ReconcileShopFailed"] in (1, 1.0, [1.0])
+    assert (
+        emitted_metrics("\n".join(json.dumps(d) for d in documents)).count("ReconcileShopFailed")
+        >= 1
+    )

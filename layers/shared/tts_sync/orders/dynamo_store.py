@@ -213,19 +213,69 @@ class DynamoWatermarkStore:
             Key={"pk": {"S": _watermark_key(shop_id)}},
             ConsistentRead=True,
         )
-        item = reply.get("Item")
-        return int(item["update_time"]["N"]) if item else None
+        item = reply.get("Item") or {}
+        # An item without update_time: held before the first watermark was ever set.
+        return int(item["update_time"]["N"]) if "update_time" in item else None
 
     def advance(self, shop_id: str, update_time: int) -> None:
+        key = {"pk": {"S": _watermark_key(shop_id)}}
         _call(
             self._client.update_item,
             TableName=self._table,
-            Key={"pk": {"S": _watermark_key(shop_id)}},
-            UpdateExpression="SET update_time = :t, shop_id = :shop",
+            Key=key,
+            UpdateExpression="SET update_time = :t, shop_id = :shop REMOVE held_runs, held_by",
             ConditionExpression="attribute_not_exists(update_time) OR update_time < :t",
             ExpressionAttributeValues={":t": {"N": str(update_time)}, ":shop": {"S": shop_id}},
             tolerate_condition_failure=True,
         )
+        # Not moved (nothing newer seen) but nothing failed either: the hold is over.
+        _call(
+            self._client.update_item,
+            TableName=self._table,
+            Key=key,
+            UpdateExpression="REMOVE held_runs, held_by",
+            ConditionExpression="attribute_exists(held_runs)",
+            tolerate_condition_failure=True,
+        )
+
+    def hold(self, shop_id: str, order_ids: Sequence[str], now: int) -> int:
+        reply = _call(
+            self._client.update_item,
+            TableName=self._table,
+            Key={"pk": {"S": _watermark_key(shop_id)}},
+            UpdateExpression=(
+                "SET held_runs = if_not_exists(held_runs, :zero) + :one, held_by = :ids, "
+                "held_at = :now, shop_id = :shop"
+            ),
+            ExpressionAttributeValues={
+                ":zero": {"N": "0"},
+                ":one": {"N": "1"},
+                ":ids": {"L": [{"S": i} for i in order_ids]},
+                ":now": {"N": str(now)},
+                ":shop": {"S": shop_id},
+            },
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(reply["Attributes"]["held_runs"]["N"])
+
+    def advance_past(
+        self, shop_id: str, update_time: int, skipped_order_ids: Sequence[str], now: int
+    ) -> None:
+        _call(
+            self._client.update_item,
+            TableName=self._table,
+            Key={"pk": {"S": _watermark_key(shop_id)}},
+            UpdateExpression=(
+                "SET skipped_order_ids = :ids, skipped_at = :now, shop_id = :shop "
+                "REMOVE held_runs, held_by"
+            ),
+            ExpressionAttributeValues={
+                ":ids": {"L": [{"S": i} for i in skipped_order_ids]},
+                ":now": {"N": str(now)},
+                ":shop": {"S": shop_id},
+            },
+        )
+        self.advance(shop_id, update_time)
 
 
 class DynamoMissingOrderLedger:

@@ -100,7 +100,19 @@ class WatermarkStore(Protocol):
     def get(self, shop_id: str) -> int | None: ...
 
     def advance(self, shop_id: str, update_time: int) -> None:
-        """Move the shop's watermark forward to `update_time` (never backwards)."""
+        """Move the shop's watermark forward to `update_time` (never backwards) and end any
+        hold (failed orders kept it back)."""
+        ...
+
+    def hold(self, shop_id: str, order_ids: Sequence[str], now: int) -> int:
+        """One more run in a row in which these failed orders kept the watermark back; the
+        number of such runs."""
+        ...
+
+    def advance_past(
+        self, shop_id: str, update_time: int, skipped_order_ids: Sequence[str], now: int
+    ) -> None:
+        """Advance although these orders still fail (given up on), recording them for ops."""
         ...
 
 

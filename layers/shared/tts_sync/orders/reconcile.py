@@ -35,6 +35,10 @@ MAX_BACKFILL_AGE_SECONDS = 90 * DAY
 APPLY_EVERY = 100
 # Stop starting pages with less time than this left (a page and its writes take ~1-2 s).
 MIN_SECONDS_PER_PAGE = 5.0
+# Runs in a row failed orders may keep the watermark back (~50 min at the 10-minute
+# schedule); then it moves past them (recorded on the watermark item, ReconcileOrdersSkipped):
+# one order failing forever must not make every later run re-read an ever longer window.
+GIVE_UP_HELD_RUNS = 5
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class ShopSyncReport:
     not_connected: bool = False
     watermark: int | None = None
     failed_order_ids: list[str] = field(default_factory=list)
+    skipped_order_ids: list[str] = field(default_factory=list)  # failed, watermark moved past
 
 
 class BackfillRangeError(TtsSyncError):
@@ -96,10 +101,11 @@ def reconcile_shop(
         deadline=deadline,
     )
     highest = report.watermark
-    if highest is not None and report.failed == 0:
-        watermarks.advance(shop_id, highest)
-    elif report.failed:
-        logger.warning("watermark held: some orders failed", shop_id=shop_id, failed=report.failed)
+    if report.failed == 0:
+        if highest is not None:
+            watermarks.advance(shop_id, highest)
+    else:
+        _hold_or_give_up(shop_id, report, watermarks, now)
     if report.applied:
         metrics.add_metric(
             name="OrdersMissedByWebhooks", unit=MetricUnit.Count, value=report.applied
@@ -107,6 +113,30 @@ def reconcile_shop(
     # Added to what the apply path recovered on the orders it re-read (not replacing it).
     report.recovered_events += _recover_leftover_events(shop_id, context)
     return report
+
+
+def _hold_or_give_up(
+    shop_id: str, report: ShopSyncReport, watermarks: WatermarkStore, now: int
+) -> None:
+    failed = sorted(set(report.failed_order_ids))
+    held_runs = watermarks.hold(shop_id, failed, now)
+    if held_runs < GIVE_UP_HELD_RUNS or report.watermark is None:
+        logger.warning(
+            "watermark held: some orders failed",
+            shop_id=shop_id,
+            failed=report.failed,
+            held_runs=held_runs,
+        )
+        return
+    watermarks.advance_past(shop_id, report.watermark, failed, now)
+    report.skipped_order_ids = failed
+    logger.error(
+        "watermark moved past orders that keep failing; the webhooks or a backfill must bring them",
+        shop_id=shop_id,
+        order_ids=failed,
+        held_runs=held_runs,
+    )
+    metrics.add_metric(name="ReconcileOrdersSkipped", unit=MetricUnit.Count, value=len(failed))
 
 
 def backfill_shop(
