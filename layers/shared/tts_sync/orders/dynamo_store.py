@@ -150,12 +150,29 @@ class DynamoOrderStore:
             _call(self._client.put_item, **extra["Put"])
         return True
 
-    def clear_pending(self, shop_id: str, order_id: str, event_ids: Sequence[str]) -> None:
+    def clear_pending(
+        self,
+        shop_id: str,
+        order_id: str,
+        event_ids: Sequence[str],
+        *,
+        retried_at_ms: int | None = None,
+    ) -> None:
+        key = {"shop_id": {"S": shop_id}, "order_id": {"S": order_id}}
         if not event_ids:
+            if retried_at_ms is not None:
+                _call(
+                    self._client.update_item,
+                    TableName=self._orders,
+                    Key=key,
+                    UpdateExpression="SET pending_since = :at",
+                    ConditionExpression="attribute_exists(pending_since)",
+                    ExpressionAttributeValues={":at": {"N": str(retried_at_ms)}},
+                    tolerate_condition_failure=True,
+                )
             return
         names = {f"#e{i}": event_id for i, event_id in enumerate(event_ids)}
         removals = ", ".join(f"pending_events.{name}" for name in names)
-        key = {"shop_id": {"S": shop_id}, "order_id": {"S": order_id}}
         reply = _call(
             self._client.update_item,
             TableName=self._orders,
@@ -168,7 +185,22 @@ class DynamoOrderStore:
             tolerate_condition_failure=True,
         )
         attributes = reply.get("Attributes") or {}
-        if attributes.get("pending_events", {}).get("M") or "pending_since" not in attributes:
+        if "pending_since" not in attributes:
+            return
+        if attributes.get("pending_events", {}).get("M"):
+            if retried_at_ms is not None:  # unless someone wrote meanwhile
+                _call(
+                    self._client.update_item,
+                    TableName=self._orders,
+                    Key=key,
+                    UpdateExpression="SET pending_since = :at",
+                    ConditionExpression="revision = :seen",
+                    ExpressionAttributeValues={
+                        ":seen": attributes["revision"],
+                        ":at": {"N": str(retried_at_ms)},
+                    },
+                    tolerate_condition_failure=True,
+                )
             return
         # Nothing left to publish: leave the pending index, unless someone wrote meanwhile.
         _call(

@@ -50,9 +50,18 @@ class OrderStore(ReservationLedger, Protocol):
         Raises StorageUnavailableError when it could not be confirmed."""
         ...
 
-    def clear_pending(self, shop_id: str, order_id: str, event_ids: Sequence[str]) -> None:
+    def clear_pending(
+        self,
+        shop_id: str,
+        order_id: str,
+        event_ids: Sequence[str],
+        *,
+        retried_at_ms: int | None = None,
+    ) -> None:
         """Forget published events (and bump the revision, so a writer holding the old item
-        cannot put them back)."""
+        cannot put them back). `retried_at_ms`: the others were just tried and refused; their
+        wait (pending_since) starts again then, so readers do not all take them at once for
+        a dead writer's."""
         ...
 
     def with_pending_events(self, shop_id: str, older_than_ms: int) -> list[StoredOrder]:

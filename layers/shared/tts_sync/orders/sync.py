@@ -181,8 +181,14 @@ def _publish(
         metrics.add_metric(name="OutboundPublishFailed", unit=MetricUnit.Count, value=len(failed))
     for order_id, batch in events_by_order.items():
         published = [event.event_id for event in batch if event.event_id not in failed]
+        refused = len(published) < len(batch)
         try:
-            context.store.clear_pending(shop_id, order_id, published)
+            context.store.clear_pending(
+                shop_id,
+                order_id,
+                published,
+                retried_at_ms=int(context.clock() * 1000) if refused else None,
+            )
         except StorageUnavailableError as error:
             # Published but still marked pending: a later reader publishes them once more
             # (at least once beats lost; event_id lets the back office drop the copy).
