@@ -132,10 +132,11 @@ def order_detail(state: SandboxState, call: Call) -> dict[str, Any]:
         raise ApiFailure(errors.INVALID_PARAMETER, "ids is required")
     if len(ids) > MAX_ORDER_IDS:
         raise ApiFailure(errors.INVALID_PARAMETER, f"at most {MAX_ORDER_IDS} ids per call")
-    if call.fault is not None and call.fault.kind == "reject_orders":
+    fault = call.fault
+    refused = fault is not None and (not fault.order_ids or bool(set(fault.order_ids) & set(ids)))
+    if fault is not None and fault.kind == "reject_orders" and refused:
         # TikTok refusing the whole call for one id it does not accept (permanent).
-        if not call.fault.order_ids or set(call.fault.order_ids) & set(ids):
-            raise ApiFailure(errors.INVALID_PARAMETER, "invalid order id", 400)
+        raise ApiFailure(errors.INVALID_PARAMETER, "invalid order id", 400)
     if call.fault is not None and call.fault.kind == "omit_orders":
         # TikTok can answer code 0 without an order it was asked for.
         omitted = set(call.fault.order_ids or ids)
