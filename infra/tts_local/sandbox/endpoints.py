@@ -134,12 +134,32 @@ def order_detail(state: SandboxState, call: Call) -> dict[str, Any]:
         raise ApiFailure(errors.INVALID_PARAMETER, "ids is required")
     if len(ids) > MAX_ORDER_IDS:
         raise ApiFailure(errors.INVALID_PARAMETER, f"at most {MAX_ORDER_IDS} ids per call")
+    fault = call.fault
+    refused = fault is not None and (not fault.order_ids or bool(set(fault.order_ids) & set(ids)))
+    if fault is not None and fault.kind == "reject_orders" and refused:
+        # TikTok refusing the whole call for one id it does not accept (permanent).
+        raise ApiFailure(errors.INVALID_PARAMETER, "invalid order id", 400)
     if call.fault is not None and call.fault.kind == "omit_orders":
         # TikTok can answer code 0 without an order it was asked for.
         omitted = set(call.fault.order_ids or ids)
         ids = [i for i in ids if i not in omitted]
     found = [state.orders[i] for i in ids if i in state.orders]
-    return {"orders": [o.to_api() for o in found if o.shop_id == call.shop_id]}
+    return {"orders": [_api_order(o, call) for o in found if o.shop_id == call.shop_id]}
+
+
+def _api_order(order: Order, call: Call) -> dict[str, Any]:
+    """The order as the API returns it; a malformed_orders fault mangles it (TikTok sending a
+    type we do not expect), the buyer's data left in."""
+    document = order.to_api()
+    fault = call.fault
+    chosen = fault is not None and (not fault.order_ids or order.id in fault.order_ids)
+    if fault is not None and fault.kind == "malformed_orders" and chosen:
+        document["update_time"] = "soon"
+        document["line_items"] = "not a list"
+        address = document.get("recipient_address") or {}
+        if address.get("full_address"):  # an address flattened to its text: PII in errors
+            document["recipient_address"] = address["full_address"]
+    return document
 
 
 @route("POST", "/order/202309/orders/search")
@@ -184,7 +204,7 @@ def order_search(state: SandboxState, call: Call) -> dict[str, Any]:
     page = matching[offset : offset + page_size]
     more = offset + page_size < len(matching)
     return {
-        "orders": [o.to_api() for o in page],
+        "orders": [_api_order(o, call) for o in page],
         "next_page_token": _encode_page_token(offset + page_size) if more else "",
         "total_count": len(matching),
     }

@@ -18,6 +18,8 @@ FaultKind = Literal[
     "range_spill",
     "garbled",
     "slow",
+    "malformed_orders",
+    "reject_orders",
 ]
 FAULT_KINDS: tuple[str, ...] = (
     "5xx",
@@ -29,6 +31,8 @@ FAULT_KINDS: tuple[str, ...] = (
     "range_spill",
     "garbled",
     "slow",
+    "malformed_orders",
+    "reject_orders",
 )
 # Kinds that may strike after the request was applied (after_apply=True): TikTok did the work,
 # then the answer was lost (5xx, garbled body), came too late (timeout) or just came late (slow).
@@ -45,7 +49,8 @@ class Fault:
     retry_after: float | None = None  # for 429
     sleep_seconds: float = 3.0  # for timeout: longer than the client's read timeout
     sku_ids: list[str] = field(default_factory=list)  # for sku_errors: empty = every SKU
-    order_ids: list[str] = field(default_factory=list)  # for omit_orders: empty = every order
+    # for omit_orders / malformed_orders / reject_orders: empty = every order
+    order_ids: list[str] = field(default_factory=list)
     spill_seconds: int = 60  # for range_spill: how far outside the time window results reach
     # 5xx, timeout, garbled, slow: strike after the request was applied (state changed, tokens
     # issued, package shipped), so only the answer is lost or late. Default: before, nothing

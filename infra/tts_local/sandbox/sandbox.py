@@ -351,7 +351,10 @@ class Sandbox(OrderLifecycleMethods):
         sku_errors (sku_ids=), token_expired, omit_orders (order_ids=: Get Order Detail
         answers code 0 without them), range_spill (spill_seconds=: order search returns
         orders that far outside the asked time window), garbled (a 200 whose body is cut
-        short), slow (sleep_seconds=, then answered as usual).
+        short), slow (sleep_seconds=, then answered as usual), malformed_orders (order_ids=:
+        detail and search return those orders with fields of the wrong type, buyer data left
+        in), reject_orders (order_ids=: a Get Order Detail call naming one of them fails
+        36009004, HTTP 400).
 
         after_apply=True (5xx, timeout, garbled, slow): the request is applied first (tokens
         issued, package shipped) and only then is its answer lost: a 5xx, a garbled body, the

@@ -233,7 +233,7 @@ def _apply_fault(fault: Fault | None) -> Reply | None:
         )
     if fault.kind == "token_expired":
         raise ApiFailure(errors.ACCESS_TOKEN_EXPIRED, "access token expired", 401)
-    return None  # code-0 faults (sku_errors, omit_orders, range_spill) are the endpoint's
+    return None  # code-0 faults (sku_errors, omit_orders, ...) are the endpoint's
 
 
 def _answer_lost(fault: Fault | None, reply: Reply) -> Reply:

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.integration.orders.conftest import OrderSync
 from tests.integration.orders.streams import stream_batch
+from tests.integration.shops.conftest import emitted_metrics
 from tts_local.sandbox.seed import DemoData
+from tts_sync.observability import metrics
 from tts_sync.orders.reservations import ReservationState
 from tts_sync.outbound import OrderEventType
 
@@ -110,39 +114,73 @@ def test_an_order_tiktok_keeps_leaving_out_is_kept_and_no_longer_holds_the_shard
     dynamo_sync: OrderSync,
 ) -> None:
     """A webhook naming an order TikTok never returns (another shop's id, Partner Center's test
-    notification): retried for a while, then recorded as not found instead of failing its
-    batch for a day and landing in the DLQ."""
+    notification): retried a few times, then recorded as not found instead of failing its
+    batch for a day and landing in the DLQ. On attempts alone: the stream retries a record 10
+    times within seconds, long before any wall-clock rule would let it go."""
     from tts_sync.orders import hydration
 
     sync = dynamo_sync
-    ghost = {
-        "type": 1,
-        "tts_notification_id": "ghost-1",
-        "shop_id": sync.shop_id,
-        "timestamp": 1,
-        "data": {"order_id": "576000000000000999", "order_status": "AWAITING_SHIPMENT"},
-    }
-    batch = stream_batch([ghost])
+    batch = stream_batch([_ghost(sync.shop_id)])
     sequence = batch["Records"][0]["dynamodb"]["SequenceNumber"]
     for _ in range(hydration.GIVE_UP_MISSING_AFTER_ATTEMPTS - 1):
         assert sync.consume(batch) == {"batchItemFailures": [{"itemIdentifier": sequence}]}
-    key = {"pk": {"S": f"order-missing#{sync.shop_id}#576000000000000999"}}
-    table = sync.tables["SyncStateTable"]  # type: ignore[attr-defined]
-    noted = sync.dynamodb.get_item(TableName=table, Key=key)["Item"]  # type: ignore[attr-defined]
+    noted = _missing_item(sync, GHOST_ID)
+    assert noted is not None
     assert noted["attempts"] == {"N": str(hydration.GIVE_UP_MISSING_AFTER_ATTEMPTS - 1)}
-    # Still within the grace period: one more miss is still retried ...
-    assert sync.consume(batch)["batchItemFailures"] == [{"itemIdentifier": sequence}]
-    # ... and once TikTok has left it out long enough, it is let go (and stays recorded).
-    first = int(noted["first_missing_at"]["N"]) - hydration.GIVE_UP_MISSING_AFTER_SECONDS
-    sync.dynamodb.update_item(  # type: ignore[attr-defined]
-        TableName=table,
-        Key=key,
-        UpdateExpression="SET first_missing_at = :first",
-        ExpressionAttributeValues={":first": {"N": str(first)}},
-    )
+    # The 5th reply that leaves it out, seconds after the first: let go, and still recorded.
     assert sync.consume(batch) == {"batchItemFailures": []}
-    assert sync.store.get(sync.shop_id, "576000000000000999") is None
+    noted = _missing_item(sync, GHOST_ID)
+    assert noted is not None
+    assert noted["attempts"] == {"N": str(hydration.GIVE_UP_MISSING_AFTER_ATTEMPTS)}
+    assert sync.store.get(sync.shop_id, GHOST_ID) is None
     assert sync.publisher.published == []
+
+
+def test_an_order_found_after_being_left_out_forgets_its_missing_count(
+    dynamo_sync: OrderSync,
+) -> None:
+    """TikTok lagging behind its own webhook: the misses must not count against a later one."""
+    from tts_sync.orders import hydration
+
+    sync = dynamo_sync
+    order = sync.sandbox.place_order(sync.shop_id, [RED], notify=False)
+    batch = stream_batch(envelopes(sync, [order.id])[-1:])
+    sync.sandbox.inject_fault("/order/202309/orders", "omit_orders", 2, order_ids=[order.id])
+    for _ in range(2):
+        assert len(sync.consume(batch)["batchItemFailures"]) == 1
+    assert _missing_item(sync, order.id) is not None
+    assert sync.consume(batch) == {"batchItemFailures": []}  # TikTok answers in full again
+    assert _missing_item(sync, order.id) is None
+    # A later lag of the same order starts from nothing: not given up on after 3 more misses.
+    sync.sandbox.advance_order(order.id, "AWAITING_SHIPMENT", notify=False)
+    later = stream_batch(envelopes(sync, [order.id])[-1:])
+    misses = hydration.GIVE_UP_MISSING_AFTER_ATTEMPTS - 2
+    sync.sandbox.inject_fault("/order/202309/orders", "omit_orders", misses, order_ids=[order.id])
+    for _ in range(misses):
+        assert len(sync.consume(later)["batchItemFailures"]) == 1
+    noted = _missing_item(sync, order.id)
+    assert noted is not None
+    assert noted["attempts"] == {"N": str(hydration.GIVE_UP_MISSING_AFTER_ATTEMPTS - 2)}
+
+
+GHOST_ID = "576000000000000999"
+
+
+def _ghost(shop_id: str) -> dict:
+    return {
+        "type": 1,
+        "tts_notification_id": "ghost-1",
+        "shop_id": shop_id,
+        "timestamp": 1,
+        "data": {"order_id": GHOST_ID, "order_status": "AWAITING_SHIPMENT"},
+    }
+
+
+def _missing_item(sync: OrderSync, order_id: str) -> dict | None:
+    key = {"pk": {"S": f"order-missing#{sync.shop_id}#{order_id}"}}
+    table = sync.tables["SyncStateTable"]  # type: ignore[attr-defined]
+    reply = sync.dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True)  # type: ignore[attr-defined]
+    return reply.get("Item")
 
 
 def test_throttling_and_timeouts_on_detail_lose_nothing(memory_sync: OrderSync) -> None:
@@ -201,3 +239,75 @@ def test_a_corrupt_record_fails_alone(memory_sync: OrderSync, demo: DemoData) ->
         "batchItemFailures": [{"itemIdentifier": batch["Records"][0]["dynamodb"]["SequenceNumber"]}]
     }
     assert (sync.shop_id, order.id) in sync.store.orders
+
+
+def test_a_malformed_order_from_tiktok_fails_alone_and_leaks_no_buyer_data(
+    memory_sync: OrderSync, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One order TikTok sends with fields of the wrong type: reported, counted and retried by
+    the stream (then kept by its failure destination); the rest of the batch goes through."""
+    sync = memory_sync
+    good, bad = (sync.sandbox.place_order(sync.shop_id, [RED], notify=False) for _ in range(2))
+    sync.sandbox.advance_order(bad.id, "AWAITING_SHIPMENT", notify=False)
+    buyer = _buyer_strings(sync, bad.id)
+    sync.sandbox.inject_fault("/order/202309/orders", "malformed_orders", order_ids=[bad.id])
+    batch = stream_batch(envelopes(sync))
+    result = sync.consume(batch)
+    metrics.flush_metrics()
+    failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
+    expected = {
+        r["dynamodb"]["SequenceNumber"]
+        for r in batch["Records"]
+        if json.loads(r["dynamodb"]["NewImage"]["payload"]["S"])["data"]["order_id"] == bad.id
+    }
+    assert failed == expected and expected
+    assert (sync.shop_id, good.id) in sync.store.orders
+    assert (sync.shop_id, bad.id) not in sync.store.orders
+    output = capsys.readouterr()
+    assert emitted_metrics(output.out).count("OrderMalformed") == 1
+    for secret in buyer:
+        assert secret not in output.out + output.err
+    # TikTok sends it whole again: the retry stores it.
+    assert sync.consume(batch) == {"batchItemFailures": []}
+    assert sync.store.orders[(sync.shop_id, bad.id)].record.status == "AWAITING_SHIPMENT"
+
+
+def _buyer_strings(sync: OrderSync, order_id: str) -> list[str]:
+    with sync.sandbox.state.lock:
+        document = sync.sandbox.state.orders[order_id].to_api()
+    address = document["recipient_address"]
+    found = [address["full_address"], address["phone_number"], document["buyer_email"]]
+    assert all(found)
+    return found
+
+
+def test_one_id_tiktok_refuses_is_isolated_and_the_rest_of_its_chunk_goes_through(
+    memory_sync: OrderSync, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A permanent error on a 50-id call (36009004 for one id TikTok will not take): the chunk
+    is bisected, the bad id is reported and no longer retried, the others are stored."""
+    sync = memory_sync
+    orders = [sync.sandbox.place_order(sync.shop_id, [RED], notify=False) for _ in range(8)]
+    bad = orders[5]
+    sync.sandbox.inject_fault("/order/202309/orders", "reject_orders", 50, order_ids=[bad.id])
+    batch = stream_batch(envelopes(sync))
+    assert sync.consume(batch) == {"batchItemFailures": []}
+    metrics.flush_metrics()
+    stored = {order_id for (_, order_id) in sync.store.orders}
+    assert stored == {o.id for o in orders} - {bad.id}
+    assert sync.detail_calls() <= 1 + 2 * 3  # one call, then two a level down to one id
+    assert emitted_metrics(capsys.readouterr().out).count("OrderDetailRejected") == 1
+
+
+def test_an_expired_token_is_the_shop_not_connected_path_not_a_retry(
+    memory_sync: OrderSync, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sync = memory_sync
+    for _ in range(3):
+        sync.sandbox.place_order(sync.shop_id, [RED], notify=False)
+    sync.sandbox.inject_fault("/order/202309/orders", "token_expired", 10)
+    assert sync.consume(stream_batch(envelopes(sync))) == {"batchItemFailures": []}
+    metrics.flush_metrics()
+    assert sync.store.orders == {}
+    assert sync.detail_calls() == 1  # no bisection, no retry of a token TikTok refuses
+    assert emitted_metrics(capsys.readouterr().out).count("OrderEventShopNotConnected") == 1

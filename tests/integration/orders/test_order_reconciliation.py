@@ -263,3 +263,98 @@ def test_a_page_failing_mid_run_keeps_what_was_applied_and_holds_the_watermark(
     assert watermark(sync) == max(update_times(sync)[o.id] for o in orders)
     assert set(created_per_order(sync).values()) == {1} and len(created_per_order(sync)) == 155
     assert len(event_ids(sync)) == len(set(event_ids(sync)))
+
+
+def test_a_malformed_order_in_the_search_fails_alone_and_leaks_no_buyer_data(
+    dynamo_sync: OrderSync, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sync = dynamo_sync
+    now = int(time.time())
+    orders = place(sync, 3, start=now - 900)
+    bad = orders[1]
+    sync.sandbox.advance_order(bad.id, "AWAITING_SHIPMENT", notify=False, at=now - 800)
+    with sync.sandbox.state.lock:
+        document = sync.sandbox.state.orders[bad.id].to_api()
+    buyer = [document["recipient_address"]["full_address"], document["buyer_email"]]
+    sync.sandbox.inject_fault(SEARCH, "malformed_orders", order_ids=[bad.id])
+    report = run_job({"job": "reconcile", "shop_id": sync.shop_id})
+    assert report["failed_shops"] == [] and report["missed_by_webhooks"] == 2
+    (shop,) = report["per_shop"]
+    assert shop["malformed"] == 1 and shop["failed_order_ids"] == [bad.id]
+    assert sync.store.get(sync.shop_id, bad.id) is None
+    output = capsys.readouterr()
+    for secret in buyer:
+        assert secret and secret not in output.out + output.err
+    after = run_job({"job": "reconcile", "shop_id": sync.shop_id})  # TikTok sends it whole
+    assert after["missed_by_webhooks"] == 1
+    assert sync.store.get(sync.shop_id, bad.id) is not None
+
+
+def test_an_expired_token_is_the_shop_not_connected_path_for_the_poll(
+    dynamo_sync: OrderSync,
+) -> None:
+    sync = dynamo_sync
+    now = int(time.time())
+    place(sync, 2, start=now - 900)
+    sync.sandbox.inject_fault(SEARCH, "token_expired", 5)
+    report = run_job({"job": "reconcile", "shop_id": sync.shop_id})
+    assert report["failed_shops"] == []
+    (shop,) = report["per_shop"]
+    assert shop["not_connected"] is True and shop["failed"] == 0
+    assert watermark(sync) is None
+    assert len(sync.sandbox.requests(SEARCH)) == 1  # not retried
+
+
+def test_an_order_failing_every_run_holds_the_watermark_only_until_given_up(
+    dynamo_sync: OrderSync, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tts_sync.orders.reconcile import GIVE_UP_HELD_RUNS
+
+    sync = dynamo_sync
+    now = int(time.time())
+    orders = place(sync, 3, start=now - 900)
+    bad = orders[0]
+    sync.sandbox.inject_fault(SEARCH, "malformed_orders", 100, order_ids=[bad.id])
+    for _ in range(GIVE_UP_HELD_RUNS - 1):
+        report = run_job({"job": "reconcile", "shop_id": sync.shop_id})
+        assert report["per_shop"][0]["failed_order_ids"] == [bad.id]
+        assert watermark(sync) is None  # held
+    capsys.readouterr()
+    report = run_job({"job": "reconcile", "shop_id": sync.shop_id})
+    (shop,) = report["per_shop"]
+    assert shop["skipped_order_ids"] == [bad.id]
+    assert watermark(sync) == max(update_times(sync)[o.id] for o in orders[1:])
+    from tts_sync.observability import metrics
+
+    metrics.flush_metrics()
+    assert emitted_metrics(capsys.readouterr().out).count("ReconcileOrdersSkipped") == 1
+    item = sync.dynamodb.get_item(  # type: ignore[attr-defined]
+        TableName=sync.tables["SyncStateTable"],  # type: ignore[attr-defined]
+        Key={"pk": {"S": f"orders-watermark#{sync.shop_id}"}},
+    )["Item"]
+    assert item["skipped_order_ids"] == {"L": [{"S": bad.id}]}  # recorded for ops
+    assert "held_runs" not in item
+
+
+def test_a_failing_shop_counts_in_a_per_shop_metric(
+    dynamo_sync: OrderSync, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tts_sync.observability import metrics
+
+    sync = dynamo_sync
+    sync.sandbox.inject_fault(SEARCH, "5xx", 10, status=502)
+    capsys.readouterr()
+    report = run_job({"job": "reconcile", "shop_id": sync.shop_id})
+    assert [f["shop_id"] for f in report["failed_shops"]] == [sync.shop_id]
+    metrics.flush_metrics()
+    documents = [
+        json.loads(line)
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("{") and "ReconcileShopFailed" in line
+    ]
+    per_shop = [d for d in documents if d.get("shop_id") == sync.shop_id]
+    assert per_shop and per_shop[0]["ReconcileShopFailed"] in (1, 1.0, [1.0])
+    assert (
+        emitted_metrics("\n".join(json.dumps(d) for d in documents)).count("ReconcileShopFailed")
+        >= 1
+    )

@@ -131,7 +131,9 @@ class RecordingOrderApi:
     def __init__(self) -> None:
         self.asked: list[str] = []
 
-    def get_order_detail(self, shop: Any, order_ids: Any, *, deadline: Any = None) -> list[Order]:
+    def get_order_detail(
+        self, shop: Any, order_ids: Any, *, deadline: Any = None, malformed: Any = None
+    ) -> list[Order]:
         self.asked.extend(order_ids)
         return [
             Order.model_validate({"id": i, "status": "ON_HOLD", "create_time": 1, "update_time": 2})

@@ -49,15 +49,29 @@ class MemoryOrderStore:
             self.writes += 1
             return True
 
-    def clear_pending(self, shop_id: str, order_id: str, event_ids: Sequence[str]) -> None:
+    def clear_pending(
+        self,
+        shop_id: str,
+        order_id: str,
+        event_ids: Sequence[str],
+        *,
+        retried_at_ms: int | None = None,
+    ) -> None:
         with self._lock:
             stored = self.orders[(shop_id, order_id)]
+            if not event_ids:
+                if retried_at_ms is not None and stored.pending_since_ms is not None:
+                    self.orders[(shop_id, order_id)] = stored.model_copy(
+                        update={"pending_since_ms": retried_at_ms}
+                    )
+                return
             pending = {k: v for k, v in stored.pending_events.items() if k not in event_ids}
+            since = retried_at_ms if retried_at_ms is not None else stored.pending_since_ms
             self.orders[(shop_id, order_id)] = stored.model_copy(
                 update={
                     "pending_events": pending,
                     "revision": stored.revision + 1,
-                    "pending_since_ms": stored.pending_since_ms if pending else None,
+                    "pending_since_ms": since if pending else None,
                 }
             )
 
@@ -105,6 +119,11 @@ class MemoryMissingOrderLedger:
             )
             self.noted[(shop_id, order_id)] = noted
             return noted
+
+    def forget(self, shop_id: str, order_ids: Sequence[str]) -> None:
+        with self._lock:
+            for order_id in order_ids:
+                self.noted.pop((shop_id, order_id), None)
 
 
 class StaticShopAccess:

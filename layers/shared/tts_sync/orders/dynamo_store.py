@@ -150,12 +150,29 @@ class DynamoOrderStore:
             _call(self._client.put_item, **extra["Put"])
         return True
 
-    def clear_pending(self, shop_id: str, order_id: str, event_ids: Sequence[str]) -> None:
+    def clear_pending(
+        self,
+        shop_id: str,
+        order_id: str,
+        event_ids: Sequence[str],
+        *,
+        retried_at_ms: int | None = None,
+    ) -> None:
+        key = {"shop_id": {"S": shop_id}, "order_id": {"S": order_id}}
         if not event_ids:
+            if retried_at_ms is not None:
+                _call(
+                    self._client.update_item,
+                    TableName=self._orders,
+                    Key=key,
+                    UpdateExpression="SET pending_since = :at",
+                    ConditionExpression="attribute_exists(pending_since)",
+                    ExpressionAttributeValues={":at": {"N": str(retried_at_ms)}},
+                    tolerate_condition_failure=True,
+                )
             return
         names = {f"#e{i}": event_id for i, event_id in enumerate(event_ids)}
         removals = ", ".join(f"pending_events.{name}" for name in names)
-        key = {"shop_id": {"S": shop_id}, "order_id": {"S": order_id}}
         reply = _call(
             self._client.update_item,
             TableName=self._orders,
@@ -168,7 +185,22 @@ class DynamoOrderStore:
             tolerate_condition_failure=True,
         )
         attributes = reply.get("Attributes") or {}
-        if attributes.get("pending_events", {}).get("M") or "pending_since" not in attributes:
+        if "pending_since" not in attributes:
+            return
+        if attributes.get("pending_events", {}).get("M"):
+            if retried_at_ms is not None:  # unless someone wrote meanwhile
+                _call(
+                    self._client.update_item,
+                    TableName=self._orders,
+                    Key=key,
+                    UpdateExpression="SET pending_since = :at",
+                    ConditionExpression="revision = :seen",
+                    ExpressionAttributeValues={
+                        ":seen": attributes["revision"],
+                        ":at": {"N": str(retried_at_ms)},
+                    },
+                    tolerate_condition_failure=True,
+                )
             return
         # Nothing left to publish: leave the pending index, unless someone wrote meanwhile.
         _call(
@@ -213,19 +245,69 @@ class DynamoWatermarkStore:
             Key={"pk": {"S": _watermark_key(shop_id)}},
             ConsistentRead=True,
         )
-        item = reply.get("Item")
-        return int(item["update_time"]["N"]) if item else None
+        item = reply.get("Item") or {}
+        # An item without update_time: held before the first watermark was ever set.
+        return int(item["update_time"]["N"]) if "update_time" in item else None
 
     def advance(self, shop_id: str, update_time: int) -> None:
+        key = {"pk": {"S": _watermark_key(shop_id)}}
         _call(
             self._client.update_item,
             TableName=self._table,
-            Key={"pk": {"S": _watermark_key(shop_id)}},
-            UpdateExpression="SET update_time = :t, shop_id = :shop",
+            Key=key,
+            UpdateExpression="SET update_time = :t, shop_id = :shop REMOVE held_runs, held_by",
             ConditionExpression="attribute_not_exists(update_time) OR update_time < :t",
             ExpressionAttributeValues={":t": {"N": str(update_time)}, ":shop": {"S": shop_id}},
             tolerate_condition_failure=True,
         )
+        # Not moved (nothing newer seen) but nothing failed either: the hold is over.
+        _call(
+            self._client.update_item,
+            TableName=self._table,
+            Key=key,
+            UpdateExpression="REMOVE held_runs, held_by",
+            ConditionExpression="attribute_exists(held_runs)",
+            tolerate_condition_failure=True,
+        )
+
+    def hold(self, shop_id: str, order_ids: Sequence[str], now: int) -> int:
+        reply = _call(
+            self._client.update_item,
+            TableName=self._table,
+            Key={"pk": {"S": _watermark_key(shop_id)}},
+            UpdateExpression=(
+                "SET held_runs = if_not_exists(held_runs, :zero) + :one, held_by = :ids, "
+                "held_at = :now, shop_id = :shop"
+            ),
+            ExpressionAttributeValues={
+                ":zero": {"N": "0"},
+                ":one": {"N": "1"},
+                ":ids": {"L": [{"S": i} for i in order_ids]},
+                ":now": {"N": str(now)},
+                ":shop": {"S": shop_id},
+            },
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(reply["Attributes"]["held_runs"]["N"])
+
+    def advance_past(
+        self, shop_id: str, update_time: int, skipped_order_ids: Sequence[str], now: int
+    ) -> None:
+        _call(
+            self._client.update_item,
+            TableName=self._table,
+            Key={"pk": {"S": _watermark_key(shop_id)}},
+            UpdateExpression=(
+                "SET skipped_order_ids = :ids, skipped_at = :now, shop_id = :shop "
+                "REMOVE held_runs, held_by"
+            ),
+            ExpressionAttributeValues={
+                ":ids": {"L": [{"S": i} for i in skipped_order_ids]},
+                ":now": {"N": str(now)},
+                ":shop": {"S": shop_id},
+            },
+        )
+        self.advance(shop_id, update_time)
 
 
 class DynamoMissingOrderLedger:
@@ -239,7 +321,7 @@ class DynamoMissingOrderLedger:
         reply = _call(
             self._client.update_item,
             TableName=self._table,
-            Key={"pk": {"S": f"order-missing#{shop_id}#{order_id}"}},
+            Key={"pk": {"S": _missing_key(shop_id, order_id)}},
             UpdateExpression=(
                 "SET attempts = if_not_exists(attempts, :zero) + :one, "
                 "first_missing_at = if_not_exists(first_missing_at, :now), "
@@ -260,6 +342,27 @@ class DynamoMissingOrderLedger:
             attempts=int(attributes["attempts"]["N"]),
             first_missing_at=int(attributes["first_missing_at"]["N"]),
         )
+
+    def forget(self, shop_id: str, order_ids: Sequence[str]) -> None:
+        """Delete the miss counts of these orders: a batch read finds the few that have one
+        (most found orders never went missing), only those are deleted."""
+        ids = list(dict.fromkeys(order_ids))
+        noted: list[str] = []
+        for start in range(0, len(ids), BATCH_GET_KEYS):
+            keys: list[Any] = [
+                {"pk": {"S": _missing_key(shop_id, i)}} for i in ids[start : start + BATCH_GET_KEYS]
+            ]
+            request: dict[str, Any] = {
+                self._table: {"Keys": keys, "ProjectionExpression": "pk", "ConsistentRead": True}
+            }
+            while request:
+                reply = _call(self._client.batch_get_item, RequestItems=request)
+                noted.extend(
+                    item["pk"]["S"] for item in reply.get("Responses", {}).get(self._table, [])
+                )
+                request = dict(reply.get("UnprocessedKeys") or {})
+        for pk in noted:
+            _call(self._client.delete_item, TableName=self._table, Key={"pk": {"S": pk}})
 
 
 # ---------------------------------------------------------------- items
@@ -341,6 +444,10 @@ def _reservation(item: dict[str, Any]) -> Reservation:
         order_status=item["order_status"]["S"],
         order_update_time=int(item["order_update_time"]["N"]),
     )
+
+
+def _missing_key(shop_id: str, order_id: str) -> str:
+    return f"order-missing#{shop_id}#{order_id}"
 
 
 def _watermark_key(shop_id: str) -> str:

@@ -13,11 +13,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Any, Literal
 
+from aws_lambda_powertools.metrics import single_metric
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from tts_sync.config import load_config
 from tts_sync.errors import TtsSyncError
-from tts_sync.observability import logger
+from tts_sync.observability import MetricUnit, logger, metrics
 from tts_sync.orders.deadlines import sweep_ship_deadlines
 from tts_sync.orders.reconcile import BackfillRangeError, backfill_shop, reconcile_shop
 from tts_sync.orders.reservations import ReservationState
@@ -131,6 +132,7 @@ def _reconcile(
         except Exception as exc:
             logger.exception("reconciliation failed for a shop", shop_id=shop_id)
             failed_shops.append({"shop_id": shop_id, "error": type(exc).__name__})
+            _count_failed_shop(shop_id)
             continue
         reports.append(dataclasses.asdict(report))
     summary = {
@@ -145,6 +147,19 @@ def _reconcile(
     }
     logger.info("reconciliation finished", **{k: v for k, v in summary.items() if k != "per_shop"})
     return summary
+
+
+def _count_failed_shop(shop_id: str) -> None:
+    """ReconcileShopFailed: with the function's dimensions only (ReconcileShopFailedAlarm),
+    and once more per shop (dimension shop_id) to see which shop keeps failing."""
+    metrics.add_metric(name="ReconcileShopFailed", unit=MetricUnit.Count, value=1)
+    with single_metric(
+        name="ReconcileShopFailed",
+        unit=MetricUnit.Count,
+        value=1,
+        default_dimensions=metrics.default_dimensions,
+    ) as metric:
+        metric.add_dimension(name="shop_id", value=shop_id)
 
 
 def _backfill(

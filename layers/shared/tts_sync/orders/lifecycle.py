@@ -2,7 +2,8 @@
 
 Monotonic by TikTok's `update_time` (a status clock); equal times tie-break by status
 progression; an equal time and status with different content (an address edit does not move
-`update_time`) wins only if it was read from TikTok later. Pure functions: no I/O.
+`update_time`) wins only if it was read from TikTok later, and a search result (poll, backfill)
+never over a detail read. Pure functions: no I/O.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from tts_sync.orders.models import OrderRecord
+from tts_sync.orders.models import OrderRecord, OrderSource
 from tts_sync.outbound import OrderEventType
 from tts_sync.tiktok.models import OrderStatus
 
@@ -93,8 +94,16 @@ def is_newer(incoming: OrderRecord, current: OrderRecord | None) -> bool:
         return incoming_rank > current_rank
     if incoming.content_hash == current.content_hash:
         return False
+    if _from_search(incoming) and not _from_search(current):
+        # Order search reads an index that can lag Get Order Detail: at one update_time a
+        # search result never undoes what a detail read saw, however much later it came.
+        return False
     # Same status clock, other content (address edit, package split): the later read wins.
     return incoming.fetched_at_ms > current.fetched_at_ms
+
+
+def _from_search(record: OrderRecord) -> bool:
+    return record.source is not OrderSource.WEBHOOK  # the poll and backfills search
 
 
 def changed_parts(previous: OrderRecord | None, new: OrderRecord) -> list[str]:
@@ -120,6 +129,14 @@ class OrderChange:
     events: list[OrderEventType]
 
 
+def can_still_ship(status: str) -> bool:
+    """Whether the order may still leave for the address it holds: known statuses up to and
+    including AWAITING_COLLECTION (the carrier has yet to collect). Not once in transit,
+    delivered, completed or cancelled, and not for statuses we do not know."""
+    rank = status_rank(status)
+    return UNKNOWN_STATUS_RANK < rank <= STATUS_RANK[OrderStatus.AWAITING_COLLECTION]
+
+
 def describe_change(previous: OrderRecord | None, new: OrderRecord) -> OrderChange:
     changes = changed_parts(previous, new)
     events: list[OrderEventType] = []
@@ -127,15 +144,17 @@ def describe_change(previous: OrderRecord | None, new: OrderRecord) -> OrderChan
         events.append(OrderEventType.CREATED)
     previous_stage = stage(previous.status) if previous else None
     new_stage = stage(new.status)
-    if new_stage != previous_stage:
-        if new_stage in EVENT_BY_STAGE:
-            events.append(EVENT_BY_STAGE[new_stage])
-    elif (
-        "recipient_address" in changes
-        and previous is not None
-        and previous.buyer.recipient_address is not None
-        and new.buyer.recipient_address is not None
+    if new_stage != previous_stage and new_stage in EVENT_BY_STAGE:
+        events.append(EVENT_BY_STAGE[new_stage])
+    if (
+        previous is not None
+        and "recipient_address" in changes
+        and new.buyer.recipient_address is not None  # an address removed is nothing to ship to
+        and can_still_ship(new.status)
+        # READY_TO_SHIP carries the address itself: an address appearing as the hold ends is
+        # "ready to ship", not an edit.
+        and OrderEventType.READY_TO_SHIP not in events
     ):
-        # An address appearing when the hold ends is "ready to ship", not an edit.
+        # An edit, or the first address of an order already ready to ship (None -> address).
         events.append(OrderEventType.ADDRESS_CHANGED)
     return OrderChange(previous, new, changes, events)

@@ -30,7 +30,8 @@ class OrderSource(StrEnum):
 
 
 class _Part(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Buyer PII inside: a ValidationError must not quote the values it refused.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
 
 class BuyerData(_Part):

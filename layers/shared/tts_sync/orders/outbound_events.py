@@ -2,7 +2,10 @@
 
 Event ids are derived from the change itself (shop, order, type, TikTok's update time, content),
 so two workers that see the same change name it the same way and a back office can deduplicate
-on `event_id`. The shipping address rides only on the events the back office ships from.
+on `event_id`. An address change also names the state it replaced (its content hash and the
+stored item's revision): an address edit does not move TikTok's update time, so A -> B -> A -> B
+are four states at one update time, and the second A -> B is a change of its own. The
+shipping address rides only on the events the back office ships from.
 """
 
 from __future__ import annotations
@@ -26,14 +29,22 @@ from tts_sync.outbound import (
 EVENTS_WITH_ADDRESS = frozenset({OrderEventType.READY_TO_SHIP, OrderEventType.ADDRESS_CHANGED})
 
 
-def order_events(change: OrderChange, occurred_at: datetime) -> list[OutboundEvent]:
+def order_events(
+    change: OrderChange, occurred_at: datetime, *, previous_revision: int = 0
+) -> list[OutboundEvent]:
+    """`previous_revision`: the revision of the stored item `change` replaces (0: none)."""
     record = change.record
     snapshot = order_snapshot(record)
     return [
         OutboundEvent.order_event(
             event_type,
             OrderEventDetail(
-                event_id=order_event_id(record, event_type),
+                event_id=order_event_id(
+                    record,
+                    event_type,
+                    previous=change.previous,
+                    previous_revision=previous_revision,
+                ),
                 shop_id=record.shop_id,
                 order_id=record.order_id,
                 occurred_at=occurred_at,
@@ -49,11 +60,21 @@ def order_events(change: OrderChange, occurred_at: datetime) -> list[OutboundEve
     ]
 
 
-def order_event_id(record: OrderRecord, event_type: OrderEventType) -> str:
-    key = "|".join(
-        (record.shop_id, record.order_id, event_type.value, str(record.update_time))
-        + ((record.content_hash,) if event_type is OrderEventType.ADDRESS_CHANGED else ())
-    )
+def order_event_id(
+    record: OrderRecord,
+    event_type: OrderEventType,
+    *,
+    previous: OrderRecord | None = None,
+    previous_revision: int = 0,
+) -> str:
+    parts: tuple[str, ...] = (record.shop_id, record.order_id, event_type.value)
+    parts += (str(record.update_time),)
+    if event_type is OrderEventType.ADDRESS_CHANGED:
+        # The same change decided twice (a race, a redelivery) replaces the same stored item:
+        # same id. Another change back to an earlier address replaces a later revision.
+        previous_hash = previous.content_hash if previous is not None else ""
+        parts += (record.content_hash, previous_hash, str(previous_revision))
+    key = "|".join(parts)
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 

@@ -10,7 +10,7 @@ from typing import Protocol
 from tts_sync.orders.models import StoredOrder
 from tts_sync.orders.reservations import Reservation
 from tts_sync.tiktok import Deadline, ShopAccess
-from tts_sync.tiktok.models import Order, OrderSearchFilter
+from tts_sync.tiktok.models import MalformedOrder, Order, OrderSearchFilter
 
 
 @dataclass(frozen=True)
@@ -50,9 +50,18 @@ class OrderStore(ReservationLedger, Protocol):
         Raises StorageUnavailableError when it could not be confirmed."""
         ...
 
-    def clear_pending(self, shop_id: str, order_id: str, event_ids: Sequence[str]) -> None:
+    def clear_pending(
+        self,
+        shop_id: str,
+        order_id: str,
+        event_ids: Sequence[str],
+        *,
+        retried_at_ms: int | None = None,
+    ) -> None:
         """Forget published events (and bump the revision, so a writer holding the old item
-        cannot put them back)."""
+        cannot put them back). `retried_at_ms`: the others were just tried and refused; their
+        wait (pending_since) starts again then, so readers do not all take them at once for
+        a dead writer's."""
         ...
 
     def with_pending_events(self, shop_id: str, older_than_ms: int) -> list[StoredOrder]:
@@ -67,8 +76,15 @@ class OrderStore(ReservationLedger, Protocol):
 
 class OrderApi(Protocol):
     def get_order_detail(
-        self, shop: ShopAccess, order_ids: Sequence[str], *, deadline: Deadline | None = None
-    ) -> list[Order]: ...
+        self,
+        shop: ShopAccess,
+        order_ids: Sequence[str],
+        *,
+        deadline: Deadline | None = None,
+        malformed: list[MalformedOrder] | None = None,
+    ) -> list[Order]:
+        """The orders that parse; the others appended to `malformed`."""
+        ...
 
     def search_orders(
         self,
@@ -78,6 +94,7 @@ class OrderApi(Protocol):
         page_size: int = ...,
         sort_order: str = ...,
         deadline: Deadline | None = None,
+        malformed: list[MalformedOrder] | None = None,
     ) -> Iterator[Order]: ...
 
 
@@ -92,7 +109,19 @@ class WatermarkStore(Protocol):
     def get(self, shop_id: str) -> int | None: ...
 
     def advance(self, shop_id: str, update_time: int) -> None:
-        """Move the shop's watermark forward to `update_time` (never backwards)."""
+        """Move the shop's watermark forward to `update_time` (never backwards) and end any
+        hold (failed orders kept it back)."""
+        ...
+
+    def hold(self, shop_id: str, order_ids: Sequence[str], now: int) -> int:
+        """One more run in a row in which these failed orders kept the watermark back; the
+        number of such runs."""
+        ...
+
+    def advance_past(
+        self, shop_id: str, update_time: int, skipped_order_ids: Sequence[str], now: int
+    ) -> None:
+        """Advance although these orders still fail (given up on), recording them for ops."""
         ...
 
 
@@ -107,4 +136,8 @@ class MissingOrder:
 class MissingOrderLedger(Protocol):
     def note_missing(self, shop_id: str, order_id: str, now: int) -> MissingOrder:
         """Count one more reply that left the order out (kept for ops, with its first time)."""
+        ...
+
+    def forget(self, shop_id: str, order_ids: Sequence[str]) -> None:
+        """TikTok returned these orders: drop their miss counts (a later lag starts afresh)."""
         ...

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from pydantic import ValidationError
+
 from tts_sync.errors import StorageUnavailableError, TtsSyncError
 from tts_sync.observability import MetricUnit, logger, metrics
 from tts_sync.orders.lifecycle import describe_change, is_newer
@@ -91,11 +93,9 @@ def recover_pending(
 ) -> None:
     """Publish events a crashed writer left on these items."""
     leftovers = {
-        item.record.order_id: [
-            OutboundEvent.model_validate_json(body) for body in item.pending_events.values()
-        ]
+        item.record.order_id: events
         for item in items
-        if item.pending_events
+        if item.pending_events and (events := _readable_pending(item))
     }
     if not leftovers:
         return
@@ -120,7 +120,11 @@ def _apply_one(
             return ApplyOutcome.UNCHANGED, []
         now = context.clock()
         change = describe_change(previous, record)
-        events = order_events(change, datetime.fromtimestamp(now, UTC))
+        events = order_events(
+            change,
+            datetime.fromtimestamp(now, UTC),
+            previous_revision=current.revision if current else 0,
+        )
         pending = dict(current.pending_events) if current else {}
         pending.update({event.event_id: event.model_dump_json() for event in events})
         carried_since = current.pending_since_ms if current and current.pending_events else None
@@ -148,11 +152,8 @@ def _apply_one(
             stored[record.order_id] = item
             if current is not None and _stale_pending(current, context):
                 # A dead writer's events ride along with ours (oldest first), not left waiting.
-                carried = [
-                    OutboundEvent.model_validate_json(body)
-                    for event_id, body in current.pending_events.items()
-                    if event_id not in {event.event_id for event in events}
-                ]
+                ours = {event.event_id for event in events}
+                carried = [e for e in _readable_pending(current) if e.event_id not in ours]
                 events = carried + events
             return ApplyOutcome.APPLIED, events
         # Lost a race: someone wrote this order since we read it. Decide again on theirs.
@@ -180,8 +181,14 @@ def _publish(
         metrics.add_metric(name="OutboundPublishFailed", unit=MetricUnit.Count, value=len(failed))
     for order_id, batch in events_by_order.items():
         published = [event.event_id for event in batch if event.event_id not in failed]
+        refused = len(published) < len(batch)
         try:
-            context.store.clear_pending(shop_id, order_id, published)
+            context.store.clear_pending(
+                shop_id,
+                order_id,
+                published,
+                retried_at_ms=int(context.clock() * 1000) if refused else None,
+            )
         except StorageUnavailableError as error:
             # Published but still marked pending: a later reader publishes them once more
             # (at least once beats lost; event_id lets the back office drop the copy).
@@ -192,6 +199,25 @@ def _publish(
         metrics.add_metric(
             name="OutboundEventsPublished", unit=MetricUnit.Count, value=len(events) - len(failed)
         )
+
+
+def _readable_pending(item: StoredOrder) -> list[OutboundEvent]:
+    """The item's pending events that still parse. One that does not (written by another
+    release) stays on the item for ops (PendingEventUnreadable) and blocks nothing else."""
+    events = []
+    for event_id, body in item.pending_events.items():
+        try:
+            events.append(OutboundEvent.model_validate_json(body))
+        except ValidationError as exc:
+            logger.error(
+                "pending event unreadable; kept on the order",
+                shop_id=item.record.shop_id,
+                order_id=item.record.order_id,
+                event_id=event_id,
+                problems=exc.error_count(),
+            )
+            metrics.add_metric(name="PendingEventUnreadable", unit=MetricUnit.Count, value=1)
+    return events
 
 
 def _stale_pending(item: StoredOrder, context: SyncContext) -> bool:

@@ -54,8 +54,12 @@ UtcDatetime = Annotated[AwareDatetime, AfterValidator(_as_utc)]
 
 class _Contract(BaseModel):
     # Serialised with every field, so the committed schemas mark every field as required.
+    # hide_input_in_errors: events carry the shipping address.
     model_config = ConfigDict(
-        frozen=True, extra="forbid", json_schema_serialization_defaults_required=True
+        frozen=True,
+        extra="forbid",
+        json_schema_serialization_defaults_required=True,
+        hide_input_in_errors=True,
     )
 
 

@@ -33,6 +33,7 @@ from tts_sync.tiktok.models import (
     EventWebhook,
     ItemError,
     ItemOutcome,
+    MalformedOrder,
     Order,
     OrderSearchFilter,
     OrderSearchPage,
@@ -92,9 +93,17 @@ class TikTokClient(SignedTransport):
     # ------------------------------------------------------------------ orders
 
     def get_order_detail(
-        self, shop: ShopAccess, order_ids: Sequence[str], *, deadline: Deadline | None = None
+        self,
+        shop: ShopAccess,
+        order_ids: Sequence[str],
+        *,
+        deadline: Deadline | None = None,
+        malformed: list[MalformedOrder] | None = None,
     ) -> list[Order]:
-        """Orders by id, fetched in batches of 50 (TikTok's cap); duplicates asked once."""
+        """Orders by id, fetched in batches of 50 (TikTok's cap); duplicates asked once.
+
+        An order of the reply that does not parse is appended to `malformed` (the others are
+        returned); without that list it raises TikTokPermanentError naming the fields only."""
         unique_ids = list(dict.fromkeys(order_ids))
         orders: list[Order] = []
         for start in range(0, len(unique_ids), ORDER_DETAIL_BATCH):
@@ -106,7 +115,9 @@ class TikTokClient(SignedTransport):
                 query={"ids": ",".join(batch)},
                 deadline=deadline,
             )
-            orders.extend(Order.model_validate(o) for o in response.data.get("orders", []))
+            parsed, bad = _parse_orders(response.data.get("orders") or [])
+            orders.extend(parsed)
+            _report_malformed(bad, malformed, response.request_id)
         return orders
 
     def search_orders_page(
@@ -119,6 +130,7 @@ class TikTokClient(SignedTransport):
         sort_order: str = "ASC",
         deadline: Deadline | None = None,
     ) -> OrderSearchPage:
+        """One page; orders that do not parse are listed in `malformed`, not raised."""
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise TikTokRequestRejectedError(f"page_size must be 1..{MAX_PAGE_SIZE}")
         if sort_order not in ("ASC", "DESC"):
@@ -136,7 +148,16 @@ class TikTokClient(SignedTransport):
             deadline=deadline,
             idempotent=True,
         )
-        return OrderSearchPage.model_validate(response.data)
+        raw_orders = response.data.get("orders") or []
+        try:
+            page = OrderSearchPage.model_validate({**response.data, "orders": []})
+        except ValidationError as exc:
+            raise TikTokPermanentError(
+                f"malformed order search reply ({_problems(exc)})",
+                request_id=response.request_id or None,
+            ) from None
+        orders, bad = _parse_orders(raw_orders)
+        return page.model_copy(update={"orders": orders, "malformed": bad})
 
     def search_orders(
         self,
@@ -146,8 +167,10 @@ class TikTokClient(SignedTransport):
         page_size: int = MAX_PAGE_SIZE,
         sort_order: str = "ASC",
         deadline: Deadline | None = None,
+        malformed: list[MalformedOrder] | None = None,
     ) -> Iterator[Order]:
-        """Every matching order, following next_page_token until TikTok returns none."""
+        """Every matching order, following next_page_token until TikTok returns none. Orders
+        that do not parse go to `malformed` (without it: TikTokPermanentError)."""
         page_token = ""  # an empty page cursor, not a secret  # nosec B105
         while True:
             page = self.search_orders_page(
@@ -158,6 +181,7 @@ class TikTokClient(SignedTransport):
                 sort_order=sort_order,
                 deadline=deadline,
             )
+            _report_malformed(list(page.malformed), malformed, None)
             yield from page.orders
             if not page.next_page_token or page.next_page_token == page_token:
                 return
@@ -408,16 +432,57 @@ class TikTokClient(SignedTransport):
         return quantity
 
 
+def _parse_orders(raw_orders: Any) -> tuple[list[Order], list[MalformedOrder]]:
+    """Each order on its own: one TikTok sends with an unexpected type spoils only itself."""
+    orders: list[Order] = []
+    malformed: list[MalformedOrder] = []
+    for raw in raw_orders if isinstance(raw_orders, list) else [raw_orders]:
+        try:
+            orders.append(Order.model_validate(raw))
+        except ValidationError as exc:
+            malformed.append(_malformed(raw, exc))
+    return orders, malformed
+
+
+def _malformed(raw: Any, exc: ValidationError) -> MalformedOrder:
+    document = raw if isinstance(raw, dict) else {}
+    order_id = document.get("id")
+    update_time = document.get("update_time")
+    return MalformedOrder(
+        order_id=str(order_id) if isinstance(order_id, (str, int)) else "",
+        update_time=update_time if type(update_time) is int else None,
+        problems=_problems(exc),
+    )
+
+
+def _problems(exc: ValidationError) -> str:
+    """Field paths and messages of a ValidationError, never its input."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in error['loc']) or 'data'}: {error['msg']}"
+        for error in exc.errors(include_input=False, include_url=False)[:10]
+    )
+
+
+def _report_malformed(
+    bad: list[MalformedOrder], into: list[MalformedOrder] | None, request_id: str | None
+) -> None:
+    if not bad:
+        return
+    if into is None:
+        raise TikTokPermanentError(
+            f"{len(bad)} malformed order(s) in reply ({bad[0].problems})",
+            request_id=request_id or None,
+        )
+    into.extend(bad)
+
+
 def _access_token(response: ApiResponse) -> AccessToken:
     """A token reply missing or mangling a field is permanent; the error names the fields only:
     pydantic's own message quotes the input, which holds the tokens."""
     try:
         return AccessToken.model_validate(response.data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'data'}: {error['msg']}"
-            for error in exc.errors(include_input=False, include_url=False)
-        )
+        problems = _problems(exc)
     # Raised outside the except block: not even __context__ keeps the ValidationError.
     raise TikTokPermanentError(
         f"malformed token reply ({problems})", request_id=response.request_id or None

@@ -12,7 +12,11 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+    # hide_input_in_errors: orders carry buyer PII, and a ValidationError's text (logged by
+    # logger.exception) would otherwise quote the values it refused.
+    model_config = ConfigDict(
+        extra="ignore", populate_by_name=True, frozen=True, hide_input_in_errors=True
+    )
 
 
 def _as_str(value: object) -> object:
@@ -241,10 +245,21 @@ class OrderSearchFilter(_Model):
     order_status: OrderStatus | None = None
 
 
+class MalformedOrder(_Model):
+    """An order of a reply that did not parse: its id and update time when readable, and what
+    was wrong (field paths and pydantic's messages, never the values: they hold buyer PII)."""
+
+    order_id: str = ""
+    update_time: int | None = None
+    problems: str = ""
+
+
 class OrderSearchPage(_Model):
     orders: list[Order] = Field(default_factory=list)
     next_page_token: str = ""
     total_count: int = 0
+    # Orders of the page that did not parse (set by the client, not TikTok's field).
+    malformed: list[MalformedOrder] = Field(default_factory=list)
 
 
 # ---------------------------------------------------------------- logistics
