@@ -103,6 +103,10 @@ def _reason(exc: ValidationError) -> str:
         # The tagged union puts the scope first in loc ("buyer", "order_ids", 0): keep it, it
         # says which shape was checked.
         where = ".".join(str(part) for part in error["loc"]) or "body"
+        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            # pydantic's message repeats the value sent; say what is expected instead.
+            problems.append("scope: must be one of 'buyer', 'shop'")
+            continue
         problems.append(f"{where}: {error['msg']}")
     return "; ".join(problems)
 
