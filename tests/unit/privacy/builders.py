@@ -19,14 +19,14 @@ def buyer_of(n: int) -> BuyerData:
         buyer_nickname=f"nick-{n}-zz",
         buyer_avatar=f"https://avatar.example/{n}-av.png",
         cpf=f"cpf{n:08d}",
-        cpf_name=f"Cpf Name {n}",
+        cpf_name=f"Cpf Name {n}x",
         recipient_address=RecipientAddress(
-            name=f"Recipient Name{n}",
-            first_name=f"First{n}",
-            last_name=f"Last{n}",
+            name=f"Recipient Name{n}x",
+            first_name=f"First{n}x",
+            last_name=f"Last{n}x",
             phone_number=f"(+1)555{n:07d}",
-            full_address=f"{n} Privacy Street, Springfield",
-            address_line1=f"{n} Privacy Street",
+            full_address=f"No.{n} Privacy Street, Springfield",
+            address_line1=f"No.{n} Privacy Street",
             postal_code=f"Z{n:05d}",
             region_code="US",
         ),
@@ -91,9 +91,10 @@ def order_record(
 
 
 def ready_to_ship_event(record: OrderRecord) -> OutboundEvent:
+    from datetime import UTC, datetime
+
     from tts_sync.orders.lifecycle import describe_change
     from tts_sync.orders.outbound_events import order_events
-    from datetime import UTC, datetime
 
     previous = record.model_copy(
         update={"status": "ON_HOLD", "update_time": record.update_time - 1}

@@ -77,7 +77,7 @@ def test_every_order_record_field_is_pii_or_kept() -> None:
         "ORDER_KEPT_FIELDS (financial or operational facts) in tts_sync.privacy.registry"
     )
     assert not ORDER_PII_FIELDS & ORDER_KEPT_FIELDS
-    assert (ORDER_PII_FIELDS | ORDER_KEPT_FIELDS) == fields
+    assert fields == (ORDER_PII_FIELDS | ORDER_KEPT_FIELDS)
 
 
 def test_erasure_empties_every_buyer_field_but_the_pseudonym() -> None:

@@ -87,6 +87,17 @@ class DynamoReceiptStore:
         )
         return bool(reply.get("Attributes"))
 
+    def release_lease(self, request_id: str, holder: str) -> None:
+        _call(
+            self._client.update_item,
+            TableName=self._table,
+            Key={"pk": {"S": request_id}},
+            UpdateExpression="REMOVE lease_holder, lease_until",
+            ConditionExpression="lease_holder = :holder",
+            ExpressionAttributeValues={":holder": {"S": holder}},
+            tolerate_condition_failure=True,
+        )
+
     def record_step(self, request_id: str, store: str, count: int) -> None:
         _call(
             self._client.update_item,

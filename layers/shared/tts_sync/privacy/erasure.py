@@ -82,13 +82,20 @@ def handle_request(request: DeletionRequest, context: ErasureContext) -> Deletio
     holder = uuid.uuid4().hex
     if not context.receipts.take_lease(request.request_id, holder, int(now), context.lease_seconds):
         raise ErasureInProgressError(f"request {request.request_id} is being erased by another run")
-    for store, step in _steps(request, context):
-        if store in receipt.erased:
-            continue  # checkpointed by an earlier run
-        count = step()
-        context.receipts.record_step(request.request_id, store, count)
-        logger.info("deletion step done", request_id=request.request_id, store=store, count=count)
-    completed = context.receipts.complete(request.request_id, _utc(context.clock()))
+    try:
+        for store, step in _steps(request, context):
+            if store in receipt.erased:
+                continue  # checkpointed by an earlier run
+            count = step()
+            context.receipts.record_step(request.request_id, store, count)
+            logger.info(
+                "deletion step done", request_id=request.request_id, store=store, count=count
+            )
+        completed = context.receipts.complete(request.request_id, _utc(context.clock()))
+    except Exception:
+        # The retry may start at once (a crash that kills the process lets the lease lapse).
+        context.receipts.release_lease(request.request_id, holder)
+        raise
     metrics.add_metric(name="PrivacyDeletionCompleted", unit=MetricUnit.Count, value=1)
     logger.info(
         "deletion request completed",

@@ -22,6 +22,10 @@ class ReceiptStore(Protocol):
         """Hold the request for `seconds` unless another unexpired holder has it."""
         ...
 
+    def release_lease(self, request_id: str, holder: str) -> None:
+        """Give the lease back after a failed run (no-op if someone else holds it now)."""
+        ...
+
     def record_step(self, request_id: str, store: str, count: int) -> None:
         """Checkpoint: `store` is done for this request (a resumed run skips it)."""
         ...
