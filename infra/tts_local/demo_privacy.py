@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-WAIT_SECONDS = 30
+WAIT_SECONDS = 60
 
 
 def run_privacy_act(
