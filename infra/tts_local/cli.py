@@ -1,6 +1,7 @@
 """`tts-sync`: developer commands. `tts-sync local` runs the whole system on loopback;
 `tts-sync webhook send FILE` delivers a signed webhook to a URL; `tts-sync schemas write|check`
-regenerates or checks the committed outbound event schemas.
+regenerates or checks the committed message schemas; `tts-sync privacy receipt ID` prints a
+deletion request's receipt (from the PrivacyRequestsTable the environment points at).
 
 The READY line `tts-sync local` prints is an interface: scripts parse it, so keep it stable.
 """
@@ -190,12 +191,51 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--dry-run", action="store_true", help="count what would be replayed")
 
-    schemas = commands.add_parser("schemas", help="outbound event JSON schemas (schemas/outbound)")
+    schemas = commands.add_parser(
+        "schemas", help="message JSON schemas (schemas/outbound, schemas/privacy)"
+    )
     schemas.add_argument(
         "schemas_command", choices=["write", "check"], metavar="ACTION", help="write | check"
     )
     schemas.add_argument("--root", type=Path, default=Path("."), help="repository root")
+
+    privacy = commands.add_parser("privacy", help="privacy deletion receipts")
+    privacy_commands = privacy.add_subparsers(
+        dest="privacy_command", required=True, metavar="ACTION"
+    )
+    receipt = privacy_commands.add_parser("receipt", help="print the receipt of REQUEST_ID")
+    receipt.add_argument("request_id", metavar="REQUEST_ID")
+    receipt.add_argument(
+        "--table",
+        default=os.environ.get("PRIVACY_REQUESTS_TABLE_NAME", ""),
+        help="PrivacyRequestsTable name (default: $PRIVACY_REQUESTS_TABLE_NAME)",
+    )
     return parser
+
+
+def run_privacy_receipt(args: argparse.Namespace) -> int:
+    """The receipt as JSON (no PII in it); exit 1 when there is none, 2 without a table."""
+    if not args.table:
+        print(
+            "tts-sync privacy receipt: error: no table: pass --table or set "
+            "PRIVACY_REQUESTS_TABLE_NAME (stack output PrivacyRequestsTableName)",
+            file=sys.stderr,
+        )
+        return 2
+    from tts_sync.aws import dynamodb_client
+    from tts_sync.errors import StorageUnavailableError
+    from tts_sync.privacy.dynamo_store import DynamoReceiptStore
+
+    try:
+        receipt = DynamoReceiptStore(dynamodb_client(), args.table).get(args.request_id)
+    except StorageUnavailableError as exc:
+        print(f"tts-sync privacy receipt: error: storage: {exc}", file=sys.stderr)
+        return 1
+    if receipt is None:
+        print(f"tts-sync privacy receipt: no receipt for {args.request_id!r}", file=sys.stderr)
+        return 1
+    print(json.dumps(receipt.model_dump(mode="json"), indent=2, sort_keys=True))
+    return 0
 
 
 def _app_credentials() -> tuple[str, str]:
@@ -374,13 +414,17 @@ def run_webhook_send(args: argparse.Namespace) -> int:
 
 
 def run_schemas(args: argparse.Namespace) -> int:
-    from tts_sync.outbound.schemas import REGENERATE_COMMAND, schema_drift, write_schemas
+    from tts_sync.outbound import schemas as outbound_schemas
+    from tts_sync.outbound.schemas import REGENERATE_COMMAND
+    from tts_sync.privacy import schemas as privacy_schemas
 
+    modules = (outbound_schemas, privacy_schemas)
     if args.schemas_command == "write":
-        for path in write_schemas(args.root):
-            print(path)
+        for module in modules:
+            for path in module.write_schemas(args.root):
+                print(path)
         return 0
-    problems = schema_drift(args.root)
+    problems = [problem for module in modules for problem in module.schema_drift(args.root)]
     for problem in problems:
         print(f"tts-sync schemas check: {problem}", file=sys.stderr)
     if problems:
@@ -400,6 +444,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tts_local.ops_cli import run_ops
 
         return run_ops(args)
+    if args.command == "privacy":
+        return run_privacy_receipt(args)
     return run_webhook_send(args)
 
 

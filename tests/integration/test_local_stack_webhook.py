@@ -118,6 +118,12 @@ def test_demo_connects_the_shop_and_gets_every_expected_answer(stack, sandbox):
     assert recovered is not None, output
     assert recovered[1] == recovered[2] and int(recovered[1]) in (2, 3), recovered[0]
     assert "Order Created             20" in output
+    # The privacy act: one buyer deletion through PrivacyDeletionQueue, with its receipt.
+    assert re.search(
+        r"receipt dsr-demo-\w+: completed; erased EventsTable \d+, OrdersTable 1", output
+    )
+    assert "buyer data erased, user id pseudonymised" in output
+    assert re.search(r"receipt dsr-demo-invalid-\w+: rejected \(buyer\.order_ids\.0: ", output)
     assert "all as expected" in output
 
 

@@ -17,6 +17,7 @@ from tts_sync.outbound import (
     EVENT_SOURCE_CATALOG,
     EVENT_SOURCE_ORDERS,
     LISTING_STATUS_CHANGED,
+    PRIVACY_DELETION_COMPLETED,
     OrderEventType,
     OutboundEvent,
     OutboundLine,
@@ -44,7 +45,11 @@ def test_committed_schema_matches_the_models(name: str) -> None:
 
 def test_every_event_type_has_a_schema_file() -> None:
     detail_types = {kind.detail_type for kind in EVENT_KINDS}
-    assert detail_types == {*map(str, OrderEventType), LISTING_STATUS_CHANGED}
+    assert detail_types == {
+        *map(str, OrderEventType),
+        LISTING_STATUS_CHANGED,
+        PRIVACY_DELETION_COMPLETED,
+    }
     for name in expected_files():
         assert (COMMITTED / name).is_file(), f"run: {REGENERATE_COMMAND}"
 

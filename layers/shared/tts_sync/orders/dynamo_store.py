@@ -9,7 +9,7 @@ the ledger out of step with the record it is derived from.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -112,7 +112,75 @@ class DynamoOrderStore:
             request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
         return [_reservation(item) for item in items]
 
+    def order_ids(self, shop_id: str, buyer_user_ids: Sequence[str] | None = None) -> list[str]:
+        """The shop's order ids; with `buyer_user_ids`, those whose buyer.user_id is one of
+        them (a query of the shop's partition: the privacy erasure's lookup)."""
+        request: dict[str, Any] = {
+            "TableName": self._orders,
+            "KeyConditionExpression": "shop_id = :shop",
+            "ExpressionAttributeValues": {":shop": {"S": shop_id}},
+            "ProjectionExpression": "order_id",
+            "ConsistentRead": True,
+        }
+        if buyer_user_ids is not None:
+            users = {f":u{i}": {"S": user_id} for i, user_id in enumerate(buyer_user_ids)}
+            if not users:
+                return []
+            request["FilterExpression"] = f"buyer.user_id IN ({', '.join(users)})"
+            request["ExpressionAttributeValues"].update(users)
+        ids: list[str] = []
+        while True:
+            reply = _call(self._client.query, **request)
+            ids.extend(item["order_id"]["S"] for item in reply.get("Items", []))
+            if not reply.get("LastEvaluatedKey"):
+                return ids
+            request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+
+    def finished_before(self, update_time_before: int) -> Iterator[tuple[str, str]]:
+        """(shop_id, order_id) of COMPLETED/CANCELLED orders last updated before the time whose
+        buyer data is not erased yet (a paged scan: the retention sweep's daily lookup)."""
+        request: dict[str, Any] = {
+            "TableName": self._orders,
+            "ProjectionExpression": "shop_id, order_id",
+            "FilterExpression": (
+                "#status IN (:completed, :cancelled) AND update_time < :before AND "
+                "(attribute_not_exists(buyer.erased_at) OR attribute_type(buyer.erased_at, :null))"
+            ),
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {
+                ":completed": {"S": "COMPLETED"},
+                ":cancelled": {"S": "CANCELLED"},
+                ":before": {"N": str(update_time_before)},
+                ":null": {"S": "NULL"},
+            },
+        }
+        while True:
+            reply = _call(self._client.scan, **request)
+            for item in reply.get("Items", []):
+                yield item["shop_id"]["S"], item["order_id"]["S"]
+            if not reply.get("LastEvaluatedKey"):
+                return
+            request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+
     # ------------------------------------------------------------------ writes
+
+    def replace(self, stored: StoredOrder, expected_revision: int) -> bool:
+        """Put `stored` (reservations untouched) if the item is still at `expected_revision`:
+        the privacy erasure's write; False when order sync wrote meanwhile (re-read)."""
+        try:
+            self._client.put_item(
+                TableName=self._orders,
+                Item=_order_item(stored),
+                ConditionExpression="revision = :expected",
+                ExpressionAttributeValues={":expected": {"N": str(expected_revision)}},
+            )
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise StorageUnavailableError(_error_code(exc)) from exc
+        except BotoCoreError as exc:
+            raise StorageUnavailableError(type(exc).__name__) from exc
+        return True
 
     def write(self, write: OrderWrite) -> bool:
         put_order: dict[str, Any] = {

@@ -45,6 +45,9 @@ class BuyerData(_Part):
     cpf: str = ""
     cpf_name: str = ""
     recipient_address: RecipientAddress | None = None
+    # Set by the privacy erasure (unix seconds): user_id is then a keyed pseudonym, the rest
+    # empty, and later reads from TikTok keep it so (tts_sync.privacy).
+    erased_at: int | None = None
 
 
 class OrderDeadlines(_Part):

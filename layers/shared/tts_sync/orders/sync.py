@@ -116,6 +116,9 @@ def _apply_one(
     for _ in range(MAX_WRITE_ATTEMPTS):
         current = stored.get(record.order_id)
         previous = current.record if current else None
+        if previous is not None and previous.buyer.erased_at is not None:
+            # Erased buyer data stays erased whatever TikTok still returns (tts_sync.privacy).
+            record = record.model_copy(update={"buyer": previous.buyer})
         if not is_newer(record, previous):
             return ApplyOutcome.UNCHANGED, []
         now = context.clock()

@@ -10,7 +10,9 @@ from tts_sync.outbound.models import (
     DETAIL_VERSION,
     EVENT_SOURCE_CATALOG,
     EVENT_SOURCE_ORDERS,
+    EVENT_SOURCE_PRIVACY,
     LISTING_STATUS_CHANGED,
+    PRIVACY_DELETION_COMPLETED,
     BundleComponent,
     ListingEventDetail,
     OrderEventDetail,
@@ -19,6 +21,7 @@ from tts_sync.outbound.models import (
     OutboundEvent,
     OutboundLine,
     OutboundPayment,
+    PrivacyDeletionDetail,
     ShippingAddress,
 )
 from tts_sync.outbound.ports import EventPublisher, OutboundPublishError
@@ -28,7 +31,9 @@ __all__ = [
     "DETAIL_VERSION",
     "EVENT_SOURCE_CATALOG",
     "EVENT_SOURCE_ORDERS",
+    "EVENT_SOURCE_PRIVACY",
     "LISTING_STATUS_CHANGED",
+    "PRIVACY_DELETION_COMPLETED",
     "BundleComponent",
     "EventBridgePublisher",
     "EventPublisher",
@@ -40,5 +45,6 @@ __all__ = [
     "OutboundLine",
     "OutboundPayment",
     "OutboundPublishError",
+    "PrivacyDeletionDetail",
     "ShippingAddress",
 ]

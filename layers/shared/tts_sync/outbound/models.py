@@ -20,6 +20,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 EVENT_SOURCE_ORDERS = "tts-sync.orders"
 EVENT_SOURCE_CATALOG = "tts-sync.catalog"
+EVENT_SOURCE_PRIVACY = "tts-sync.privacy"
 DETAIL_VERSION: Literal["1"] = "1"
 
 
@@ -37,6 +38,9 @@ class OrderEventType(StrEnum):
 
 # `detail-type` of the listing event (source EVENT_SOURCE_CATALOG).
 LISTING_STATUS_CHANGED = "Listing Status Changed"
+
+# `detail-type` of the privacy event (source EVENT_SOURCE_PRIVACY): a deletion request is done.
+PRIVACY_DELETION_COMPLETED = "Privacy Deletion Completed"
 
 # The only events whose detail may hold the buyer's shipping address.
 ADDRESS_EVENT_TYPES = frozenset({OrderEventType.READY_TO_SHIP, OrderEventType.ADDRESS_CHANGED})
@@ -160,13 +164,30 @@ class ListingEventDetail(_Contract):
     occurred_at: UtcDatetime
 
 
+class PrivacyDeletionDetail(_Contract):
+    """Detail of "Privacy Deletion Completed": a deletion request is done (erased, or rejected
+    with the reason). No PII: counts per store, never ids of buyers. The back office should
+    erase its own copies of the shop's orders named in its request."""
+
+    version: Literal["1"] = DETAIL_VERSION
+    event_id: str
+    request_id: str
+    status: Literal["completed", "rejected"]
+    scope: str  # "buyer", "shop", or "" when a refused request named none
+    shop_id: str
+    received_at: UtcDatetime
+    completed_at: UtcDatetime | None = None
+    reason: str = ""  # why it was rejected (fields and rules, never the values sent)
+    erased: dict[str, int] = {}  # store -> items erased
+
+
 class OutboundEvent(_Contract):
     """One EventBridge entry: `source`, `detail-type` and its detail. Build it with
     `order_event` / `listing_event`, which pick the source that goes with the detail."""
 
     source: str
     detail_type: str
-    detail: OrderEventDetail | ListingEventDetail
+    detail: OrderEventDetail | ListingEventDetail | PrivacyDeletionDetail
 
     @classmethod
     def order_event(cls, event_type: OrderEventType, detail: OrderEventDetail) -> OutboundEvent:
@@ -175,6 +196,12 @@ class OutboundEvent(_Contract):
     @classmethod
     def listing_event(cls, detail: ListingEventDetail) -> OutboundEvent:
         return cls(source=EVENT_SOURCE_CATALOG, detail_type=LISTING_STATUS_CHANGED, detail=detail)
+
+    @classmethod
+    def privacy_event(cls, detail: PrivacyDeletionDetail) -> OutboundEvent:
+        return cls(
+            source=EVENT_SOURCE_PRIVACY, detail_type=PRIVACY_DELETION_COMPLETED, detail=detail
+        )
 
     @property
     def event_id(self) -> str:
@@ -192,6 +219,15 @@ class OutboundEvent(_Contract):
                 self.detail_type not in ADDRESS_EVENT_TYPES
             ):
                 raise ValueError(f"{self.detail_type!r} must not carry a shipping_address")
+        elif isinstance(self.detail, PrivacyDeletionDetail):
+            if (
+                self.source != EVENT_SOURCE_PRIVACY
+                or self.detail_type != PRIVACY_DELETION_COMPLETED
+            ):
+                raise ValueError(
+                    f"a privacy detail needs source {EVENT_SOURCE_PRIVACY!r} and detail_type "
+                    f"{PRIVACY_DELETION_COMPLETED!r}"
+                )
         elif self.source != EVENT_SOURCE_CATALOG or self.detail_type != LISTING_STATUS_CHANGED:
             raise ValueError(
                 f"a listing detail needs source {EVENT_SOURCE_CATALOG!r} and detail_type "

@@ -17,10 +17,13 @@ from tts_sync.outbound.models import (
     DETAIL_VERSION,
     EVENT_SOURCE_CATALOG,
     EVENT_SOURCE_ORDERS,
+    EVENT_SOURCE_PRIVACY,
     LISTING_STATUS_CHANGED,
+    PRIVACY_DELETION_COMPLETED,
     ListingEventDetail,
     OrderEventDetail,
     OrderEventType,
+    PrivacyDeletionDetail,
 )
 
 SCHEMA_DIR = Path("schemas") / "outbound"  # relative to the repository root
@@ -45,6 +48,7 @@ EVENT_KINDS: tuple[EventKind, ...] = (
         for kind in OrderEventType
     ),
     EventKind(EVENT_SOURCE_CATALOG, LISTING_STATUS_CHANGED, ListingEventDetail),
+    EventKind(EVENT_SOURCE_PRIVACY, PRIVACY_DELETION_COMPLETED, PrivacyDeletionDetail),
 )
 
 
