@@ -1,6 +1,6 @@
 """`tts-sync`: developer commands. `tts-sync local` runs the whole system on loopback;
 `tts-sync webhook send FILE` delivers a signed webhook to a URL; `tts-sync schemas write|check`
-regenerates or checks the committed outbound event schemas.
+regenerates or checks the committed message schemas (outbound events, inbound quantity exports).
 
 The READY line `tts-sync local` prints is an interface: scripts parse it, so keep it stable.
 """
@@ -114,7 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="send the file's bytes exactly (default: set the body's timestamp to now)",
     )
 
-    schemas = commands.add_parser("schemas", help="outbound event JSON schemas (schemas/outbound)")
+    schemas = commands.add_parser(
+        "schemas", help="message JSON schemas (schemas/outbound, schemas/inbound)"
+    )
     schemas.add_argument(
         "schemas_command", choices=["write", "check"], metavar="ACTION", help="write | check"
     )
@@ -272,12 +274,13 @@ def run_webhook_send(args: argparse.Namespace) -> int:
 
 def run_schemas(args: argparse.Namespace) -> int:
     from tts_sync.outbound.schemas import REGENERATE_COMMAND, schema_drift, write_schemas
+    from tts_sync.stock.schemas import inbound_schema_drift, write_inbound_schemas
 
     if args.schemas_command == "write":
-        for path in write_schemas(args.root):
+        for path in [*write_schemas(args.root), *write_inbound_schemas(args.root)]:
             print(path)
         return 0
-    problems = schema_drift(args.root)
+    problems = schema_drift(args.root) + inbound_schema_drift(args.root)
     for problem in problems:
         print(f"tts-sync schemas check: {problem}", file=sys.stderr)
     if problems:

@@ -441,9 +441,16 @@ def _item_error(raw: dict[str, Any]) -> ItemError:
     detail = raw.get("detail")
     if not isinstance(detail, dict):
         detail = {}
+    extra = detail.get("extra_errors")
+    warehouse_ids = [
+        str(e["warehouse_id"])
+        for e in (extra if isinstance(extra, list) else [])
+        if isinstance(e, dict) and e.get("warehouse_id")
+    ]
     return ItemError(
         code=int(raw.get("code") or 0),
         message=str(raw.get("message") or ""),
         sku_id=str(detail.get("sku_id") or raw.get("sku_id") or ""),
         warehouse_id=str(detail.get("warehouse_id") or raw.get("warehouse_id") or ""),
+        warehouse_ids=warehouse_ids,
     )

@@ -338,6 +338,8 @@ class ItemError(_Model):
     message: str = ""
     sku_id: str = ""
     warehouse_id: str = ""
+    # Warehouses named by detail.extra_errors[]: only these failed for the SKU.
+    warehouse_ids: list[str] = Field(default_factory=list)
 
 
 class ItemOutcome(_Model):

@@ -1,0 +1,263 @@
+"""StockTable adapter: the export ledger per (shop, SKU, warehouse), refusals and buffer rules.
+
+Items (pk shop_id, sk stock_key):
+- level#<sku_id>#<warehouse_id>: the newest level received (as_of-monotonic by a conditional
+  write), what was sent and what TikTok confirmed, when, and why (reserved units).
+- refusal#<refused_at>#<message_id>: a level or message never exported and the reason (TTL 30 d).
+- rules#buffer: the shop's buffer rules.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from tts_sync.errors import StorageUnavailableError
+from tts_sync.stock.models import BufferRules, Refusal, SkuWarehouseStock
+from tts_sync.stock.ports import StockKey
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+REFUSAL_RETENTION_SECONDS = 30 * 24 * 3600
+BATCH_GET_KEYS = 100
+_NUMBER_FIELDS = (
+    "level_available",
+    "level_as_of",
+    "sent_value",
+    "sent_at",
+    "confirmed_value",
+    "confirmed_at",
+    "confirmed_as_of",
+    "reserved_units",
+)
+_INT_FIELDS = {"level_available", "sent_value", "confirmed_value", "reserved_units"}
+_TEXT_FIELDS = (
+    "sku_id",
+    "warehouse_id",
+    "product_id",
+    "seller_sku",
+    "location_id",
+    "level_message_id",
+    "last_error",
+)
+
+
+class DynamoStockLedger:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def get(self, shop_id: str, keys: Iterable[StockKey]) -> dict[StockKey, SkuWarehouseStock]:
+        wanted = list(dict.fromkeys(keys))
+        found: dict[StockKey, SkuWarehouseStock] = {}
+        for start in range(0, len(wanted), BATCH_GET_KEYS):
+            request: dict[str, Any] = {
+                self._table: {
+                    "Keys": [_key(shop_id, _level_key(*k)) for k in wanted[start : start + 100]],
+                    "ConsistentRead": True,
+                }
+            }
+            while request:
+                reply = _call(self._client.batch_get_item, RequestItems=request)
+                for item in reply.get("Responses", {}).get(self._table, []):
+                    entry = _entry(item)
+                    found[(entry.sku_id, entry.warehouse_id)] = entry
+                request = dict(reply.get("UnprocessedKeys") or {})
+        return found
+
+    def record_level(self, level: SkuWarehouseStock) -> bool:
+        assert level.level_as_of is not None and level.level_available is not None
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_key(level.shop_id, _level_key(level.sku_id, level.warehouse_id)),
+                UpdateExpression=(
+                    "SET sku_id = :sku, warehouse_id = :wh, product_id = :product, "
+                    "seller_sku = :seller, location_id = :location, level_available = :available, "
+                    "level_as_of = :as_of, level_message_id = :message"
+                ),
+                ConditionExpression="attribute_not_exists(level_as_of) OR level_as_of <= :as_of",
+                ExpressionAttributeValues={
+                    ":sku": {"S": level.sku_id},
+                    ":wh": {"S": level.warehouse_id},
+                    ":product": {"S": level.product_id},
+                    ":seller": {"S": level.seller_sku},
+                    ":location": {"S": level.location_id},
+                    ":available": {"N": str(level.level_available)},
+                    ":as_of": {"N": _num(level.level_as_of)},
+                    ":message": {"S": level.level_message_id},
+                },
+            )
+        except ClientError as exc:
+            if _conditional(exc):
+                return False
+            raise StorageUnavailableError(type(exc).__name__) from exc
+        except BotoCoreError as exc:
+            raise StorageUnavailableError(type(exc).__name__) from exc
+        return True
+
+    def record_confirmed(
+        self, entry: SkuWarehouseStock, *, value: int, reserved: int, at: float
+    ) -> bool:
+        assert entry.level_as_of is not None
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_key(entry.shop_id, _level_key(entry.sku_id, entry.warehouse_id)),
+                UpdateExpression=(
+                    "SET sent_value = :value, sent_at = :at, confirmed_value = :value, "
+                    "confirmed_at = :at, confirmed_as_of = :as_of, reserved_units = :reserved, "
+                    "last_error = :empty"
+                ),
+                ConditionExpression="level_as_of = :as_of",
+                ExpressionAttributeValues={
+                    ":value": {"N": str(value)},
+                    ":at": {"N": _num(at)},
+                    ":as_of": {"N": _num(entry.level_as_of)},
+                    ":reserved": {"N": str(reserved)},
+                    ":empty": {"S": ""},
+                },
+            )
+        except ClientError as exc:
+            if _conditional(exc):
+                return False
+            raise StorageUnavailableError(type(exc).__name__) from exc
+        except BotoCoreError as exc:
+            raise StorageUnavailableError(type(exc).__name__) from exc
+        return True
+
+    def record_failure(
+        self, shop_id: str, key: StockKey, *, value: int, error: str, at: float
+    ) -> None:
+        _call(
+            self._client.update_item,
+            TableName=self._table,
+            Key=_key(shop_id, _level_key(*key)),
+            UpdateExpression="SET sent_value = :value, sent_at = :at, last_error = :error",
+            ExpressionAttributeValues={
+                ":value": {"N": str(value)},
+                ":at": {"N": _num(at)},
+                ":error": {"S": error[:500]},
+            },
+        )
+
+    def levels(self, shop_id: str, sku_ids: Iterable[str] | None = None) -> list[SkuWarehouseStock]:
+        wanted = set(sku_ids) if sku_ids is not None else None
+        entries = [
+            _entry(item)
+            for item in self._query(shop_id, "level#")
+            if wanted is None or item["sku_id"]["S"] in wanted
+        ]
+        return entries
+
+    def record_refusal(self, refusal: Refusal) -> None:
+        item: dict[str, Any] = {
+            "shop_id": {"S": refusal.shop_id or "-"},
+            "stock_key": {"S": f"refusal#{refusal.refused_at.isoformat()}#{refusal.message_id}"},
+            "message_id": {"S": refusal.message_id},
+            "reason": {"S": refusal.reason[:1000]},
+            "sku_ref": {"S": refusal.sku_ref},
+            "location_ref": {"S": refusal.location_ref},
+            "body_excerpt": {"S": refusal.body_excerpt[:2000]},
+            "refused_at": {"S": refusal.refused_at.isoformat()},
+            "expires_at": {"N": str(int(time.time()) + REFUSAL_RETENTION_SECONDS)},
+        }
+        if refusal.code is not None:
+            item["code"] = {"N": str(refusal.code)}
+        _call(self._client.put_item, TableName=self._table, Item=item)
+
+    def refusals(self, shop_id: str) -> list[Refusal]:
+        return [
+            Refusal(
+                shop_id="" if item["shop_id"]["S"] == "-" else item["shop_id"]["S"],
+                message_id=item["message_id"]["S"],
+                reason=item["reason"]["S"],
+                sku_ref=item.get("sku_ref", {}).get("S", ""),
+                location_ref=item.get("location_ref", {}).get("S", ""),
+                code=int(item["code"]["N"]) if "code" in item else None,
+                body_excerpt=item.get("body_excerpt", {}).get("S", ""),
+                refused_at=datetime.fromisoformat(item["refused_at"]["S"]),
+            )
+            for item in self._query(shop_id or "-", "refusal#")
+        ]
+
+    def buffer_rules(self, shop_id: str) -> BufferRules:
+        reply = _call(
+            self._client.get_item,
+            TableName=self._table,
+            Key=_key(shop_id, "rules#buffer"),
+            ConsistentRead=True,
+        )
+        item = reply.get("Item")
+        if not item:
+            return BufferRules()
+        return BufferRules(
+            percent_listed=int(item["percent_listed"]["N"]),
+            fixed_reserve=int(item["fixed_reserve"]["N"]),
+            max_listed=int(item["max_listed"]["N"]) if "max_listed" in item else None,
+        )
+
+    def save_buffer_rules(self, shop_id: str, rules: BufferRules) -> None:
+        item: dict[str, Any] = {
+            **_key(shop_id, "rules#buffer"),
+            "percent_listed": {"N": str(rules.percent_listed)},
+            "fixed_reserve": {"N": str(rules.fixed_reserve)},
+        }
+        if rules.max_listed is not None:
+            item["max_listed"] = {"N": str(rules.max_listed)}
+        _call(self._client.put_item, TableName=self._table, Item=item)
+
+    def _query(self, shop_id: str, prefix: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "shop_id = :shop AND begins_with(stock_key, :prefix)",
+            "ExpressionAttributeValues": {":shop": {"S": shop_id}, ":prefix": {"S": prefix}},
+            "ConsistentRead": True,
+        }
+        while True:
+            reply = _call(self._client.query, **request)
+            items.extend(reply.get("Items", []))
+            if not reply.get("LastEvaluatedKey"):
+                return items
+            request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+
+
+def _key(shop_id: str, stock_key: str) -> dict[str, Any]:
+    return {"shop_id": {"S": shop_id}, "stock_key": {"S": stock_key}}
+
+
+def _level_key(sku_id: str, warehouse_id: str) -> str:
+    return f"level#{sku_id}#{warehouse_id}"
+
+
+def _num(value: float) -> str:
+    return f"{value:.6f}".rstrip("0").rstrip(".")
+
+
+def _entry(item: dict[str, Any]) -> SkuWarehouseStock:
+    fields: dict[str, Any] = {"shop_id": item["shop_id"]["S"]}
+    for name in _TEXT_FIELDS:
+        if name in item:
+            fields[name] = item[name]["S"]
+    for name in _NUMBER_FIELDS:
+        if name in item:
+            number = item[name]["N"]
+            fields[name] = int(number) if name in _INT_FIELDS else float(number)
+    return SkuWarehouseStock.model_validate(fields)
+
+
+def _conditional(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def _call(operation: Any, **kwargs: Any) -> Any:
+    try:
+        return operation(**kwargs)
+    except (ClientError, BotoCoreError) as exc:
+        raise StorageUnavailableError(type(exc).__name__) from exc
