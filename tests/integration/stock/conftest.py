@@ -204,6 +204,7 @@ def stock(aws_endpoint: str, sandbox: Sandbox, demo: DemoData) -> Iterator[Stock
             clock=time.time,
         ),
         catalog=catalog,
+        catalog_api=lambda: client,
     )
     reset_container()
     override_dependencies(dependencies)

@@ -4,12 +4,14 @@ and the one override for tests (tts_sync.wiring)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
 from tts_sync.aws import dynamodb_client
 from tts_sync.catalog.dynamo_store import DynamoCatalogMap
+from tts_sync.catalog.ports import CatalogApi, CatalogStore
 from tts_sync.config import load_config
 from tts_sync.orders.dynamo_store import DynamoOrderStore
 from tts_sync.orders.runtime import StoreShopAccess
@@ -29,7 +31,8 @@ class QuantityExportConfig(BaseModel):
 @dataclass(frozen=True)
 class QuantityExportDependencies:
     export: ExportContext
-    catalog: DynamoCatalogMap
+    catalog: CatalogStore
+    catalog_api: Callable[[], CatalogApi]  # the TikTok client (product search, warehouses)
 
 
 def _default_dependencies() -> QuantityExportDependencies:
@@ -49,6 +52,7 @@ def _default_dependencies() -> QuantityExportDependencies:
             clock=time.time,
         ),
         catalog=catalog,
+        catalog_api=shop_api_client,
     )
 
 
