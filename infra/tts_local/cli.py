@@ -1,6 +1,7 @@
 """`tts-sync`: developer commands. `tts-sync local` runs the whole system on loopback;
 `tts-sync webhook send FILE` delivers a signed webhook to a URL; `tts-sync schemas write|check`
-regenerates or checks the committed message schemas (outbound events, inbound quantity exports).
+regenerates or checks the committed message schemas (outbound events, inbound quantity exports);
+`tts-sync mapping set|show|delete|catalog-sync` manages a shop's warehouse mapping and catalog map.
 
 The READY line `tts-sync local` prints is an interface: scripts parse it, so keep it stable.
 """
@@ -121,6 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
         "schemas_command", choices=["write", "check"], metavar="ACTION", help="write | check"
     )
     schemas.add_argument("--root", type=Path, default=Path("."), help="repository root")
+
+    from tts_local.mapping_cli import add_mapping_parser
+
+    add_mapping_parser(commands)
     return parser
 
 
@@ -296,6 +301,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_local(args)
     if args.command == "schemas":
         return run_schemas(args)
+    if args.command == "mapping":
+        from tts_local.mapping_cli import run_mapping
+
+        return run_mapping(args)
     return run_webhook_send(args)
 
 

@@ -129,3 +129,23 @@ def test_buffer_rules_are_set_and_shown(stock: StockExport) -> None:
     assert shown["rules"] == {"percent_listed": 90, "fixed_reserve": 1, "max_listed": 500}
     stock.consume(level("MUG-RED", 11))  # (11 - 1) * 90% = 9
     assert stock.tiktok_stock(MUG_RED)[EAST] == 9
+
+
+def test_the_mapping_cli_runs_the_console_jobs(stock: StockExport, capsys: Any) -> None:
+    from tts_local.cli import main
+
+    shop = ["--shop", stock.shop_id]
+    assert main(["mapping", "set", *shop, "--location", "WH-N", "--warehouse", EAST]) == 0
+    assert json.loads(capsys.readouterr().out)["mapping"]["warehouse_id"] == EAST
+    assert main(["mapping", "set", *shop, "--location", "WH-R", "--warehouse", RETURNS]) == 1
+    assert "return warehouse" in json.loads(capsys.readouterr().out)["reason"]
+    assert main(["mapping", "show", *shop]) == 0
+    shown = json.loads(capsys.readouterr().out)["mappings"]
+    assert {m["location_id"] for m in shown} == {"WH-EAST", "WH-WEST", "WH-N"}
+    assert main(["mapping", "delete", *shop, "--location", "WH-N", "--print-event"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == {"job": "unmap_location", "shop_id": stock.shop_id, "location_id": "WH-N"}
+    assert main(["mapping", "delete", *shop, "--location", "WH-N"]) == 0
+    assert json.loads(capsys.readouterr().out)["removed"] is True
+    assert main(["mapping", "catalog-sync", *shop]) == 0
+    assert json.loads(capsys.readouterr().out)["skus"] == 3
