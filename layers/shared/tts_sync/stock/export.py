@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -53,6 +54,7 @@ PERMANENT_ITEM_CODES = frozenset(
 # Call-level codes meaning the product itself is gone.
 PRODUCT_GONE_CODES = frozenset({12052048, 12052260, 12052031, 12052032})
 MAX_PUSH_ROUNDS = 3
+PRODUCT_CALLS_IN_FLIGHT = 8
 METRIC_BY_OUTCOME = {
     ExportOutcome.EXPORTED: "QuantityExported",
     ExportOutcome.UNCHANGED: "QuantitySuppressed",
@@ -86,6 +88,13 @@ class ExportReport:
     levels: Counter[ExportOutcome] = field(default_factory=Counter)  # per level / key
     calls: int = 0
     refusals: list[Refusal] = field(default_factory=list)
+
+    def merge(self, other: ExportReport) -> None:
+        for message_id, outcome in other.outcomes.items():
+            self.mark(message_id, outcome, other.reasons.get(message_id, ""))
+        self.levels.update(other.levels)
+        self.calls += other.calls
+        self.refusals += other.refusals
 
     def mark(self, message_id: str, outcome: ExportOutcome, reason: str = "") -> None:
         current = self.outcomes.get(message_id)
@@ -319,11 +328,35 @@ def _push(
                 continue
             changed[work.sku.product_id][sku_id].append((work, value, reserved))
         again: list[_Work] = []
-        for product_id, skus in changed.items():
-            again += _push_product(access, product_id, skus, states, context, deadline, report)
+        for sub, superseded in _each_product(access, changed, states, context, deadline):
+            report.merge(sub)
+            again += superseded
         works = _reloaded(shop_id, again, context) if round_number < MAX_PUSH_ROUNDS - 1 else again
     for work in works:
         _settle(report, work, ExportOutcome.RETRY, "newer levels kept arriving during the push")
+
+
+def _each_product(
+    access: ShopAccess,
+    changed: dict[str, dict[str, list[tuple[_Work, int, int]]]],
+    states: dict[StockKey, SkuWarehouseStock],
+    context: ExportContext,
+    deadline: Deadline,
+) -> list[tuple[ExportReport, list[_Work]]]:
+    """The products' calls, PRODUCT_CALLS_IN_FLIGHT at a time: one shop's budget is R calls a
+    second and a call takes a round trip, so one at a time could never use the budget. The
+    shared limiter still paces every call; each call reports into its own report."""
+
+    def one(
+        item: tuple[str, dict[str, list[tuple[_Work, int, int]]]],
+    ) -> tuple[ExportReport, list[_Work]]:
+        sub = ExportReport()
+        return sub, _push_product(access, item[0], item[1], states, context, deadline, sub)
+
+    if len(changed) <= 1:
+        return [one(item) for item in changed.items()]
+    with ThreadPoolExecutor(max_workers=min(PRODUCT_CALLS_IN_FLIGHT, len(changed))) as pool:
+        return list(pool.map(one, changed.items()))
 
 
 def _push_product(
