@@ -73,6 +73,18 @@ def test_an_older_level_in_a_later_batch_never_overwrites_a_newer_one(stock: Sto
     assert (entry.level_available, entry.level_as_of) == (3, T0 + 60)
 
 
+def test_a_stale_level_among_fresh_ones_is_superseded_alone(stock: StockExport) -> None:
+    stock.consume(level("MUG-BLUE", 3, as_of=T0 + 60))
+    # One transaction records the fresh levels; the stale one's condition fails on its own.
+    stock.consume(
+        level("MUG-RED", 8, as_of=T0),
+        level("MUG-BLUE", 30, as_of=T0),  # older than the 3 already recorded
+        level("TOTE-NAT", 4, as_of=T0, location_id="WH-WEST"),
+    )
+    assert stock.tiktok_stock(MUG_RED)[EAST] == 8 and stock.tiktok_stock(TOTE) == {WEST: 4}
+    assert stock.tiktok_stock(MUG_BLUE) == {EAST: 3}
+
+
 def test_units_ordered_after_as_of_are_subtracted_and_earlier_ones_are_not(
     stock: StockExport,
 ) -> None:
@@ -185,11 +197,11 @@ class CrashingLedger:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._ledger, name)
 
-    def record_confirmed(self, entry: SkuWarehouseStock, **kwargs: Any) -> bool:
+    def record_confirmations(self, confirmations: Any, **kwargs: Any) -> list[bool]:
         if self.crashes:
             self.crashes -= 1
             raise StorageUnavailableError("crash after TikTok applied the update")
-        return bool(self._ledger.record_confirmed(entry, **kwargs))
+        return list(self._ledger.record_confirmations(confirmations, **kwargs))
 
 
 def test_a_crash_before_bookkeeping_resends_the_same_value_and_nothing_else(
@@ -216,11 +228,11 @@ class RacingLedger:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._ledger, name)
 
-    def record_confirmed(self, entry: SkuWarehouseStock, **kwargs: Any) -> bool:
+    def record_confirmations(self, confirmations: Any, **kwargs: Any) -> list[bool]:
         if self._newer is not None:
             self._ledger.record_level(self._newer)
             self._newer = None
-        return bool(self._ledger.record_confirmed(entry, **kwargs))
+        return list(self._ledger.record_confirmations(confirmations, **kwargs))
 
 
 def test_a_newer_level_recorded_during_the_call_is_pushed_after_it(stock: StockExport) -> None:

@@ -10,7 +10,7 @@ Items (pk shop_id, sk stock_key):
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 REFUSAL_RETENTION_SECONDS = 30 * 24 * 3600
 BATCH_GET_KEYS = 100
+MAX_TRANSACTION_ITEMS = 100
 _NUMBER_FIELDS = (
     "level_available",
     "level_as_of",
@@ -71,28 +72,29 @@ class DynamoStockLedger:
         return found
 
     def record_level(self, level: SkuWarehouseStock) -> bool:
-        assert level.level_as_of is not None and level.level_available is not None
+        return self._conditional_update(_level_update(self._table, level))
+
+    def record_levels(self, levels: Sequence[SkuWarehouseStock]) -> list[bool]:
+        return self._conditional_updates([_level_update(self._table, lv) for lv in levels])
+
+    def record_confirmed(
+        self, entry: SkuWarehouseStock, *, value: int, reserved: int, at: float
+    ) -> bool:
+        return self._conditional_update(_confirm_update(self._table, entry, value, reserved, at))
+
+    def record_confirmations(
+        self, confirmations: Sequence[tuple[SkuWarehouseStock, int, int]], *, at: float
+    ) -> list[bool]:
+        return self._conditional_updates(
+            [
+                _confirm_update(self._table, e, value, reserved, at)
+                for e, value, reserved in confirmations
+            ]
+        )
+
+    def _conditional_update(self, update: dict[str, Any]) -> bool:
         try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=_key(level.shop_id, _level_key(level.sku_id, level.warehouse_id)),
-                UpdateExpression=(
-                    "SET sku_id = :sku, warehouse_id = :wh, product_id = :product, "
-                    "seller_sku = :seller, location_id = :location, level_available = :available, "
-                    "level_as_of = :as_of, level_message_id = :message"
-                ),
-                ConditionExpression="attribute_not_exists(level_as_of) OR level_as_of <= :as_of",
-                ExpressionAttributeValues={
-                    ":sku": {"S": level.sku_id},
-                    ":wh": {"S": level.warehouse_id},
-                    ":product": {"S": level.product_id},
-                    ":seller": {"S": level.seller_sku},
-                    ":location": {"S": level.location_id},
-                    ":available": {"N": str(level.level_available)},
-                    ":as_of": {"N": _num(level.level_as_of)},
-                    ":message": {"S": level.level_message_id},
-                },
-            )
+            self._client.update_item(**update)
         except ClientError as exc:
             if _conditional(exc):
                 return False
@@ -101,35 +103,45 @@ class DynamoStockLedger:
             raise StorageUnavailableError(type(exc).__name__) from exc
         return True
 
-    def record_confirmed(
-        self, entry: SkuWarehouseStock, *, value: int, reserved: int, at: float
-    ) -> bool:
-        assert entry.level_as_of is not None
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=_key(entry.shop_id, _level_key(entry.sku_id, entry.warehouse_id)),
-                UpdateExpression=(
-                    "SET sent_value = :value, sent_at = :at, confirmed_value = :value, "
-                    "confirmed_at = :at, confirmed_as_of = :as_of, reserved_units = :reserved, "
-                    "last_error = :empty"
-                ),
-                ConditionExpression="level_as_of = :as_of",
-                ExpressionAttributeValues={
-                    ":value": {"N": str(value)},
-                    ":at": {"N": _num(at)},
-                    ":as_of": {"N": _num(entry.level_as_of)},
-                    ":reserved": {"N": str(reserved)},
-                    ":empty": {"S": ""},
-                },
-            )
-        except ClientError as exc:
-            if _conditional(exc):
-                return False
-            raise StorageUnavailableError(type(exc).__name__) from exc
-        except BotoCoreError as exc:
-            raise StorageUnavailableError(type(exc).__name__) from exc
-        return True
+    def _conditional_updates(self, updates: list[dict[str, Any]]) -> list[bool]:
+        """Many conditional updates in transactions of up to 100: one round trip in the common
+        case. A cancelled transaction names the items whose condition failed (False); the
+        others were not applied and go again without them. Conflicts with a concurrent
+        transaction fall back to one update each."""
+        results: list[bool | None] = [None] * len(updates)
+        for start in range(0, len(updates), MAX_TRANSACTION_ITEMS):
+            pending = list(range(start, min(start + MAX_TRANSACTION_ITEMS, len(updates))))
+            for _ in range(3):
+                if not pending:
+                    break
+                if len(pending) == 1:
+                    break
+                items: list[Any] = [{"Update": _transact(updates[i])} for i in pending]
+                try:
+                    self._client.transact_write_items(TransactItems=items)
+                except ClientError as exc:
+                    reasons = exc.response.get("CancellationReasons") or []
+                    if _error_code(exc) != "TransactionCanceledException" or not reasons:
+                        raise StorageUnavailableError(_error_code(exc)) from exc
+                    failed = [
+                        i
+                        for i, reason in zip(pending, reasons, strict=False)
+                        if reason.get("Code") == "ConditionalCheckFailed"
+                    ]
+                    if not failed:
+                        break  # conflicts or throttling: one update each below
+                    for i in failed:
+                        results[i] = False
+                    pending = [i for i in pending if i not in failed]
+                except BotoCoreError as exc:
+                    raise StorageUnavailableError(type(exc).__name__) from exc
+                else:
+                    for i in pending:
+                        results[i] = True
+                    pending = []
+            for i in pending:
+                results[i] = self._conditional_update(updates[i])
+        return [bool(r) for r in results]
 
     def record_failure(
         self, shop_id: str, key: StockKey, *, value: int, error: str, at: float
@@ -226,6 +238,68 @@ class DynamoStockLedger:
             if not reply.get("LastEvaluatedKey"):
                 return items
             request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+
+
+def _level_update(table: str, level: SkuWarehouseStock) -> dict[str, Any]:
+    assert level.level_as_of is not None and level.level_available is not None
+    return {
+        "TableName": table,
+        "Key": _key(level.shop_id, _level_key(level.sku_id, level.warehouse_id)),
+        "UpdateExpression": (
+            "SET sku_id = :sku, warehouse_id = :wh, product_id = :product, "
+            "seller_sku = :seller, location_id = :location, level_available = :available, "
+            "level_as_of = :as_of, level_message_id = :message"
+        ),
+        "ConditionExpression": "attribute_not_exists(level_as_of) OR level_as_of <= :as_of",
+        "ExpressionAttributeValues": {
+            ":sku": {"S": level.sku_id},
+            ":wh": {"S": level.warehouse_id},
+            ":product": {"S": level.product_id},
+            ":seller": {"S": level.seller_sku},
+            ":location": {"S": level.location_id},
+            ":available": {"N": str(level.level_available)},
+            ":as_of": {"N": _num(level.level_as_of)},
+            ":message": {"S": level.level_message_id},
+        },
+    }
+
+
+def _confirm_update(
+    table: str, entry: SkuWarehouseStock, value: int, reserved: int, at: float
+) -> dict[str, Any]:
+    assert entry.level_as_of is not None
+    return {
+        "TableName": table,
+        "Key": _key(entry.shop_id, _level_key(entry.sku_id, entry.warehouse_id)),
+        "UpdateExpression": (
+            "SET sent_value = :value, sent_at = :at, confirmed_value = :value, "
+            "confirmed_at = :at, confirmed_as_of = :as_of, reserved_units = :reserved, "
+            "last_error = :empty"
+        ),
+        # Only if no newer level arrived while the call was in flight.
+        "ConditionExpression": "level_as_of = :as_of",
+        "ExpressionAttributeValues": {
+            ":value": {"N": str(value)},
+            ":at": {"N": _num(at)},
+            ":as_of": {"N": _num(entry.level_as_of)},
+            ":reserved": {"N": str(reserved)},
+            ":empty": {"S": ""},
+        },
+    }
+
+
+def _transact(update: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "TableName": update["TableName"],
+        "Key": update["Key"],
+        "UpdateExpression": update["UpdateExpression"],
+        "ConditionExpression": update["ConditionExpression"],
+        "ExpressionAttributeValues": update["ExpressionAttributeValues"],
+    }
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code") or type(exc).__name__)
 
 
 def _key(shop_id: str, stock_key: str) -> dict[str, Any]:

@@ -55,6 +55,7 @@ PERMANENT_ITEM_CODES = frozenset(
 PRODUCT_GONE_CODES = frozenset({12052048, 12052260, 12052031, 12052032})
 MAX_PUSH_ROUNDS = 3
 PRODUCT_CALLS_IN_FLIGHT = 8
+RESERVATION_QUERIES_IN_FLIGHT = 8
 METRIC_BY_OUTCOME = {
     ExportOutcome.EXPORTED: "QuantityExported",
     ExportOutcome.UNCHANGED: "QuantitySuppressed",
@@ -206,7 +207,7 @@ def _export_shop(
             newest[key] = (item, sku, warehouse_id)
         else:
             _supersede(report, item)
-    works = []
+    candidates = []
     for item, sku, warehouse_id in newest.values():
         entry = SkuWarehouseStock(
             shop_id=shop_id,
@@ -219,7 +220,11 @@ def _export_shop(
             level_as_of=item.level.as_of_epoch,
             level_message_id=item.message_id,
         )
-        if not context.ledger.record_level(entry):
+        candidates.append((item, sku, warehouse_id, entry))
+    recorded = context.ledger.record_levels([c[3] for c in candidates]) if candidates else []
+    works = []
+    for (item, sku, warehouse_id, entry), fresh in zip(candidates, recorded, strict=True):
+        if not fresh:
             _supersede(report, item)  # a newer as_of came in an earlier batch
             continue
         works.append(
@@ -316,10 +321,10 @@ def _push(
         changed: dict[str, dict[str, list[tuple[_Work, int, int]]]] = defaultdict(
             lambda: defaultdict(list)
         )
+        missing = sorted({w.sku.sku_id for w in works} - set(reservations))
+        reservations.update(_reservations(shop_id, missing, context))
         for work in works:
             sku_id = work.sku.sku_id
-            if sku_id not in reservations:
-                reservations[sku_id] = context.reservations.reservations(shop_id, sku_id)
             reserved = reserved_after(reservations[sku_id], work.as_of)
             value = listed_quantity(work.available, reserved, rules)
             state = states.get(work.key)
@@ -334,6 +339,17 @@ def _push(
         works = _reloaded(shop_id, again, context) if round_number < MAX_PUSH_ROUNDS - 1 else again
     for work in works:
         _settle(report, work, ExportOutcome.RETRY, "newer levels kept arriving during the push")
+
+
+def _reservations(
+    shop_id: str, sku_ids: list[str], context: ExportContext
+) -> dict[str, list[Reservation]]:
+    """One query per SKU (the ledger's partition), RESERVATION_QUERIES_IN_FLIGHT at a time."""
+    if len(sku_ids) <= 1:
+        return {s: context.reservations.reservations(shop_id, s) for s in sku_ids}
+    with ThreadPoolExecutor(max_workers=min(RESERVATION_QUERIES_IN_FLIGHT, len(sku_ids))) as pool:
+        found = pool.map(lambda s: context.reservations.reservations(shop_id, s), sku_ids)
+        return dict(zip(sku_ids, found, strict=True))
 
 
 def _each_product(
@@ -442,28 +458,34 @@ def _push_product(
         else:
             failed_skus[error.sku_id] = why
     superseded: list[_Work] = []
+    confirmed: list[tuple[_Work, int, int]] = []
     for sku_id, entries in pending.items():
         for work, value, reserved in entries:
             failure = failed_skus.get(sku_id) or failed_keys.get(work.key)
-            if failure is not None:
-                code, reason = failure
-                context.ledger.record_failure(
-                    shop_id, work.key, value=value, error=reason, at=now()
-                )
-                if code in PERMANENT_ITEM_CODES:
-                    context.catalog.block_sku(shop_id, sku_id, reason)
-                    _settle(report, work, ExportOutcome.REFUSED, reason, code=code)
-                else:
-                    _settle(report, work, ExportOutcome.RETRY, reason)
-            elif context.ledger.record_confirmed(
-                work.entry.model_copy(update={"level_as_of": work.as_of}),
-                value=value,
-                reserved=reserved,
-                at=now(),
-            ):
-                _settle(report, work, ExportOutcome.EXPORTED)
+            if failure is None:
+                confirmed.append((work, value, reserved))
+                continue
+            code, reason = failure
+            context.ledger.record_failure(shop_id, work.key, value=value, error=reason, at=now())
+            if code in PERMANENT_ITEM_CODES:
+                context.catalog.block_sku(shop_id, sku_id, reason)
+                _settle(report, work, ExportOutcome.REFUSED, reason, code=code)
             else:
-                superseded.append(work)
+                _settle(report, work, ExportOutcome.RETRY, reason)
+    if not confirmed:
+        return superseded
+    results = context.ledger.record_confirmations(
+        [
+            (work.entry.model_copy(update={"level_as_of": work.as_of}), value, reserved)
+            for work, value, reserved in confirmed
+        ],
+        at=now(),
+    )
+    for (work, _, _), recorded in zip(confirmed, results, strict=True):
+        if recorded:
+            _settle(report, work, ExportOutcome.EXPORTED)
+        else:
+            superseded.append(work)
     return superseded
 
 

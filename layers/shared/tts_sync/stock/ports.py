@@ -49,6 +49,16 @@ class StockLedger(Protocol):
         when a newer level was stored meanwhile: the value just sent may be stale."""
         ...
 
+    def record_levels(self, levels: Sequence[SkuWarehouseStock]) -> list[bool]:
+        """record_level for many at once (one round trip when none is stale), in order."""
+        ...
+
+    def record_confirmations(
+        self, confirmations: Sequence[tuple[SkuWarehouseStock, int, int]], *, at: float
+    ) -> list[bool]:
+        """record_confirmed for many (entry, value, reserved) at once, in order."""
+        ...
+
     def record_failure(
         self, shop_id: str, key: StockKey, *, value: int, error: str, at: float
     ) -> None: ...
