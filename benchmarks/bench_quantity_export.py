@@ -71,8 +71,7 @@ def _world(sandbox: Any) -> World:
     from tts_sync.aws import dynamodb_client, sqs_client
     from tts_sync.catalog.dynamo_store import DynamoCatalogMap
     from tts_sync.catalog.models import CatalogSku, WarehouseMapping
-    from tts_sync.orders.dynamo_store import DynamoOrderStore
-    from tts_sync.stock.dynamo_store import DynamoStockLedger
+    from tts_sync.stock.dynamo_store import DynamoHeldReservations, DynamoStockLedger
     from tts_sync.stock.export import ExportContext
     from tts_sync.stock.runtime import QuantityExportDependencies
     from tts_sync.tiktok import ShopAccess, TikTokApiConfig, TikTokClient
@@ -131,9 +130,7 @@ def _world(sandbox: Any) -> World:
             catalog=catalog,
             warehouses=catalog,
             ledger=DynamoStockLedger(dynamodb, tables["StockTable"]),
-            reservations=DynamoOrderStore(
-                dynamodb, tables["OrdersTable"], tables["ReservationsTable"]
-            ),
+            reservations=DynamoHeldReservations(dynamodb, tables["ReservationsTable"]),
             shops=Access(),
             api=lambda: client,
             clock=time.time,
@@ -304,7 +301,10 @@ def _limiter_alone(world: World, block: int, seconds: float = 3.0) -> float:
 def run() -> None:
     from benchmarks.bench_rate_limit import _moto_dynamodb
     from tts_local.sandbox import Sandbox
+    from tts_local.stack.moto_atomic import serialize_dynamodb_writes
     from tts_sync.stock.runtime import override_dependencies
+
+    serialize_dynamodb_writes()  # the in-process moto server's per-item atomicity
 
     print(
         f"sandbox limit R = {RATE:g} calls/s, {PRODUCTS * SKUS_PER_PRODUCT} SKUs across "

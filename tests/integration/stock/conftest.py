@@ -31,7 +31,7 @@ from tts_sync.catalog.models import CatalogSku, WarehouseMapping
 from tts_sync.container import reset_container
 from tts_sync.orders.dynamo_store import DynamoOrderStore
 from tts_sync.stock.batch import handle_quantity_export_event
-from tts_sync.stock.dynamo_store import DynamoStockLedger
+from tts_sync.stock.dynamo_store import DynamoHeldReservations, DynamoStockLedger
 from tts_sync.stock.export import ExportContext
 from tts_sync.stock.runtime import QuantityExportDependencies, override_dependencies
 from tts_sync.tiktok import ShopAccess, TikTokClient
@@ -198,7 +198,7 @@ def stock(aws_endpoint: str, sandbox: Sandbox, demo: DemoData) -> Iterator[Stock
             catalog=catalog,
             warehouses=catalog,
             ledger=ledger,
-            reservations=orders,
+            reservations=DynamoHeldReservations(dynamodb, tables["ReservationsTable"]),
             shops=DemoShopAccess(shop_id),
             api=lambda: client,
             clock=time.time,

@@ -27,6 +27,7 @@ from tts_sync.orders.dynamo_store import DynamoOrderStore
 from tts_sync.orders.runtime import OrderSyncDependencies
 from tts_sync.orders.runtime import override_dependencies as override_order_sync
 from tts_sync.orders.sync import SyncContext
+from tts_sync.stock.dynamo_store import DynamoHeldReservations
 
 RED = {
     "sku_id": MUG_RED,
@@ -63,12 +64,13 @@ def world(stock: StockExport, aws_endpoint: str) -> Iterator[tuple[StockExport, 
         AttributeDefinitions=properties["AttributeDefinitions"],
         KeySchema=properties["KeySchema"],
         BillingMode="PAY_PER_REQUEST",
+        GlobalSecondaryIndexes=properties["GlobalSecondaryIndexes"],
         StreamSpecification={"StreamEnabled": True, **properties["StreamSpecification"]},
     )
     stream = ReservationStream(aws_endpoint, created["TableDescription"]["LatestStreamArn"])
     orders = DynamoOrderStore(stock.dynamodb, stock.tables["OrdersTable"], name)
     stock.tables["ReservationsTable"] = name
-    stock.use(reservations=orders)
+    stock.use(reservations=DynamoHeldReservations(stock.dynamodb, name))
     publisher = MemoryEventPublisher()
     override_order_sync(
         OrderSyncDependencies(

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from tts_sync.errors import StorageUnavailableError
+from tts_sync.orders.reservations import Reservation, ReservationState
 from tts_sync.stock.models import BufferRules, Refusal, SkuWarehouseStock
 from tts_sync.stock.ports import StockKey
 
@@ -238,6 +239,47 @@ class DynamoStockLedger:
             if not reply.get("LastEvaluatedKey"):
                 return items
             request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+
+
+RESERVATIONS_BY_ORDER_TIME_INDEX = "ReservationsByOrderTimeIndex"
+
+
+class DynamoHeldReservations:
+    """ReservationsTable's ReservationsByOrderTimeIndex (shop_id, ordered_at): a shop's
+    reservations of orders created since a moment, in one query."""
+
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def held_since(self, shop_id: str, since: int) -> list[Reservation]:
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": RESERVATIONS_BY_ORDER_TIME_INDEX,
+            "KeyConditionExpression": "shop_id = :shop AND ordered_at >= :since",
+            "ExpressionAttributeValues": {":shop": {"S": shop_id}, ":since": {"N": str(since)}},
+        }
+        found = []
+        while True:
+            reply = _call(self._client.query, **request)
+            found += [_reservation(item) for item in reply.get("Items", [])]
+            if not reply.get("LastEvaluatedKey"):
+                return found
+            request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+
+
+def _reservation(item: dict[str, Any]) -> Reservation:
+    return Reservation(
+        shop_id=item["shop_id"]["S"],
+        sku_id=item["sku_id"]["S"],
+        order_id=item["order_id"]["S"],
+        state=ReservationState(item["state"]["S"]),
+        units=int(item["units"]["N"]),
+        ordered_units=int(item["ordered_units"]["N"]),
+        ordered_at=int(item["ordered_at"]["N"]),
+        order_status=item["order_status"]["S"],
+        order_update_time=int(item["order_update_time"]["N"]),
+    )
 
 
 def _level_update(table: str, level: SkuWarehouseStock) -> dict[str, Any]:

@@ -21,6 +21,7 @@ TikTok applied an update and before the ledger write re-sends the same value (ha
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +31,7 @@ from datetime import UTC, datetime
 from tts_sync.catalog.models import CatalogSku
 from tts_sync.errors import StorageUnavailableError
 from tts_sync.observability import MetricUnit, logger, metrics
-from tts_sync.orders.ports import ReservationLedger, ShopAccessSource
+from tts_sync.orders.ports import ShopAccessSource
 from tts_sync.orders.reservations import Reservation
 from tts_sync.stock.models import (
     OUTCOME_RANK,
@@ -39,7 +40,14 @@ from tts_sync.stock.models import (
     SkuWarehouseStock,
     StockLevel,
 )
-from tts_sync.stock.ports import CatalogMap, InventoryApi, StockKey, StockLedger, WarehouseMap
+from tts_sync.stock.ports import (
+    CatalogMap,
+    HeldReservations,
+    InventoryApi,
+    StockKey,
+    StockLedger,
+    WarehouseMap,
+)
 from tts_sync.stock.quantity import listed_quantity, reserved_after
 from tts_sync.tiktok import Deadline, ShopAccess, TikTokPermanentError, TikTokRetryableError
 from tts_sync.tiktok.models import SkuStock
@@ -55,7 +63,6 @@ PERMANENT_ITEM_CODES = frozenset(
 PRODUCT_GONE_CODES = frozenset({12052048, 12052260, 12052031, 12052032})
 MAX_PUSH_ROUNDS = 3
 PRODUCT_CALLS_IN_FLIGHT = 8
-RESERVATION_QUERIES_IN_FLIGHT = 8
 METRIC_BY_OUTCOME = {
     ExportOutcome.EXPORTED: "QuantityExported",
     ExportOutcome.UNCHANGED: "QuantitySuppressed",
@@ -70,7 +77,7 @@ class ExportContext:
     catalog: CatalogMap
     warehouses: WarehouseMap
     ledger: StockLedger
-    reservations: ReservationLedger
+    reservations: HeldReservations
     shops: ShopAccessSource
     api: Callable[[], InventoryApi]  # a factory: a batch of refusals never reads the secret
     clock: Callable[[], float]
@@ -311,7 +318,6 @@ def _push(
 ) -> None:
     shop_id = access.shop_id
     rules = context.ledger.buffer_rules(shop_id) if works else None
-    reservations: dict[str, list[Reservation]] = {}
     for round_number in range(MAX_PUSH_ROUNDS):
         if not works:
             return
@@ -321,8 +327,11 @@ def _push(
         changed: dict[str, dict[str, list[tuple[_Work, int, int]]]] = defaultdict(
             lambda: defaultdict(list)
         )
-        missing = sorted({w.sku.sku_id for w in works} - set(reservations))
-        reservations.update(_reservations(shop_id, missing, context))
+        # One query: every reservation of orders created since the oldest count of the round.
+        reservations: dict[str, list[Reservation]] = defaultdict(list)
+        since = math.floor(min(w.as_of for w in works))
+        for held in context.reservations.held_since(shop_id, since):
+            reservations[held.sku_id].append(held)
         for work in works:
             sku_id = work.sku.sku_id
             reserved = reserved_after(reservations[sku_id], work.as_of)
@@ -339,17 +348,6 @@ def _push(
         works = _reloaded(shop_id, again, context) if round_number < MAX_PUSH_ROUNDS - 1 else again
     for work in works:
         _settle(report, work, ExportOutcome.RETRY, "newer levels kept arriving during the push")
-
-
-def _reservations(
-    shop_id: str, sku_ids: list[str], context: ExportContext
-) -> dict[str, list[Reservation]]:
-    """One query per SKU (the ledger's partition), RESERVATION_QUERIES_IN_FLIGHT at a time."""
-    if len(sku_ids) <= 1:
-        return {s: context.reservations.reservations(shop_id, s) for s in sku_ids}
-    with ThreadPoolExecutor(max_workers=min(RESERVATION_QUERIES_IN_FLIGHT, len(sku_ids))) as pool:
-        found = pool.map(lambda s: context.reservations.reservations(shop_id, s), sku_ids)
-        return dict(zip(sku_ids, found, strict=True))
 
 
 def _each_product(

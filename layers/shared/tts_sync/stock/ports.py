@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from tts_sync.catalog.models import CatalogSku, WarehouseMapping
+from tts_sync.orders.reservations import Reservation
 from tts_sync.stock.models import BufferRules, Refusal, SkuWarehouseStock
 from tts_sync.tiktok import Deadline, ShopAccess
 from tts_sync.tiktok.models import ItemOutcome, SkuStock
@@ -74,6 +75,13 @@ class StockLedger(Protocol):
     def buffer_rules(self, shop_id: str) -> BufferRules: ...
 
     def save_buffer_rules(self, shop_id: str, rules: BufferRules) -> None: ...
+
+
+class HeldReservations(Protocol):
+    def held_since(self, shop_id: str, since: int) -> list[Reservation]:
+        """Reservations of the shop's orders created at or after `since` (unix seconds), any
+        state (one index query; the export keeps the held ones)."""
+        ...
 
 
 class InventoryApi(Protocol):

@@ -13,10 +13,9 @@ from tts_sync.aws import dynamodb_client
 from tts_sync.catalog.dynamo_store import DynamoCatalogMap
 from tts_sync.catalog.ports import CatalogApi, CatalogStore
 from tts_sync.config import load_config
-from tts_sync.orders.dynamo_store import DynamoOrderStore
 from tts_sync.orders.runtime import StoreShopAccess
 from tts_sync.shops.runtime import shop_api_client, shop_store
-from tts_sync.stock.dynamo_store import DynamoStockLedger
+from tts_sync.stock.dynamo_store import DynamoHeldReservations, DynamoStockLedger
 from tts_sync.stock.export import ExportContext
 from tts_sync.wiring import Wiring
 
@@ -25,7 +24,6 @@ class QuantityExportConfig(BaseModel):
     stock_table_name: str = Field(alias="STOCK_TABLE_NAME", min_length=1)
     catalog_table_name: str = Field(alias="CATALOG_TABLE_NAME", min_length=1)
     reservations_table_name: str = Field(alias="RESERVATIONS_TABLE_NAME", min_length=1)
-    orders_table_name: str = Field(alias="ORDERS_TABLE_NAME", min_length=1)
 
 
 @dataclass(frozen=True)
@@ -44,9 +42,7 @@ def _default_dependencies() -> QuantityExportDependencies:
             catalog=catalog,
             warehouses=catalog,
             ledger=DynamoStockLedger(client, config.stock_table_name),
-            reservations=DynamoOrderStore(
-                client, config.orders_table_name, config.reservations_table_name
-            ),
+            reservations=DynamoHeldReservations(client, config.reservations_table_name),
             shops=StoreShopAccess(shop_store()),
             api=shop_api_client,
             clock=time.time,
