@@ -129,7 +129,8 @@ def _world(sandbox: Any) -> World:
         export=ExportContext(
             catalog=catalog,
             warehouses=catalog,
-            ledger=DynamoStockLedger(dynamodb, tables["StockTable"]),
+            # moto deep-copies every table on each transaction: one write each here.
+            ledger=DynamoStockLedger(dynamodb, tables["StockTable"], transactions=False),
             reservations=DynamoHeldReservations(dynamodb, tables["ReservationsTable"]),
             shops=Access(),
             api=lambda: client,

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.integration.stock.conftest import (
     EAST,
     MUG_BLUE,
@@ -22,6 +24,7 @@ from tests.integration.stock.conftest import (
 )
 from tts_sync.errors import StorageUnavailableError
 from tts_sync.orders.reservations import Reservation, ReservationState
+from tts_sync.stock.dynamo_store import DynamoStockLedger
 from tts_sync.stock.models import BufferRules, SkuWarehouseStock
 
 T0 = 1_796_119_200.0  # 2026-12-01T10:00:00Z
@@ -73,7 +76,15 @@ def test_an_older_level_in_a_later_batch_never_overwrites_a_newer_one(stock: Sto
     assert (entry.level_available, entry.level_as_of) == (3, T0 + 60)
 
 
-def test_a_stale_level_among_fresh_ones_is_superseded_alone(stock: StockExport) -> None:
+@pytest.mark.parametrize("transactions", [True, False])
+def test_a_stale_level_among_fresh_ones_is_superseded_alone(
+    stock: StockExport, transactions: bool
+) -> None:
+    stock.use(
+        ledger=DynamoStockLedger(
+            stock.dynamodb, stock.tables["StockTable"], transactions=transactions
+        )
+    )
     stock.consume(level("MUG-BLUE", 3, as_of=T0 + 60))
     # One transaction records the fresh levels; the stale one's condition fails on its own.
     stock.consume(

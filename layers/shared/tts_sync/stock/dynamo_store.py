@@ -50,9 +50,12 @@ _TEXT_FIELDS = (
 
 
 class DynamoStockLedger:
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
+    def __init__(self, client: DynamoDBClient, table: str, *, transactions: bool = True) -> None:
         self._client = client
         self._table = table
+        # Off: one UpdateItem each. For moto at volume: its transact_write_items deep-copies
+        # the tables on every call (see tts_local.stack.moto_atomic), real DynamoDB does not.
+        self._transactions = transactions
 
     def get(self, shop_id: str, keys: Iterable[StockKey]) -> dict[StockKey, SkuWarehouseStock]:
         wanted = list(dict.fromkeys(keys))
@@ -109,6 +112,8 @@ class DynamoStockLedger:
         case. A cancelled transaction names the items whose condition failed (False); the
         others were not applied and go again without them. Conflicts with a concurrent
         transaction fall back to one update each."""
+        if not self._transactions:
+            return [self._conditional_update(update) for update in updates]
         results: list[bool | None] = [None] * len(updates)
         for start in range(0, len(updates), MAX_TRANSACTION_ITEMS):
             pending = list(range(start, min(start + MAX_TRANSACTION_ITEMS, len(updates))))
