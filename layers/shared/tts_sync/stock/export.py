@@ -162,8 +162,14 @@ def export_from_ledger(
     if access is None:
         report.refusals.append(_refusal(shop_id, "resync", f"shop {shop_id} is not connected"))
     else:
-        entries = context.ledger.levels(shop_id, sku_ids)
-        catalog = context.catalog.skus_by_id(shop_id, {e.sku_id for e in entries})
+        if sku_ids is None:
+            entries = context.ledger.levels(shop_id)
+            catalog = context.catalog.skus_by_id(shop_id, {e.sku_id for e in entries})
+        else:
+            # Only these SKUs' entries (point reads), not the shop's whole ledger.
+            catalog = context.catalog.skus_by_id(shop_id, set(sku_ids))
+            keys = [(s.sku_id, w) for s in catalog.values() for w in s.warehouse_ids]
+            entries = list(context.ledger.get(shop_id, keys).values())
         works = []
         for entry in entries:
             sku = catalog.get(entry.sku_id)
