@@ -66,7 +66,7 @@ def _moto_dynamodb() -> Iterator[None]:
         server.stop()
 
 
-def _push(limited: bool) -> Outcome:
+def _push(limited: bool, block: int = 1) -> Outcome:
     from tts_local.sandbox import Sandbox
     from tts_sync.aws import dynamodb_client
     from tts_sync.tiktok import (
@@ -94,7 +94,9 @@ def _push(limited: bool) -> Outcome:
                 KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
             )
             # burst 1: the limiter paces; the sandbox's one-second burst absorbs clock jitter.
-            limiter = DynamoRateLimiter(table, BucketPolicy(rate_per_second=RATE, burst=1))
+            limiter = DynamoRateLimiter(
+                table, BucketPolicy(rate_per_second=RATE, burst=1), block=block
+            )
             limiter.acquire("warm-up", lambda: 5.0)  # create the boto3 client outside the clock
         config = TikTokApiConfig(api_base_url=sandbox.url, auth_base_url=sandbox.url)
         client = TikTokClient("bench-key", "bench-secret", config=config, limiter=limiter)
@@ -137,8 +139,12 @@ def _push(limited: bool) -> Outcome:
 def run() -> None:
     print(f"sandbox limit R = {RATE:g} calls/s per shop, {WORKERS} workers, {SECONDS:g} s each run")
     with _moto_dynamodb():
-        for label, limited in (("shared DynamoDB limiter", True), ("no limiter", False)):
-            outcome = _push(limited)
+        for label, limited, block in (
+            ("shared DynamoDB limiter", True, 1),
+            ("  tokens in blocks of 5", True, 5),  # TTS_SHOP_TOKEN_BLOCK
+            ("no limiter", False, 1),
+        ):
+            outcome = _push(limited, block)
             achieved = outcome.succeeded / SECONDS
             print(
                 f"  {label:<24} achieved {achieved:5.1f}/s = {achieved / RATE:4.2f} R   "

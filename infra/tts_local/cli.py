@@ -1,7 +1,9 @@
 """`tts-sync`: developer commands. `tts-sync local` runs the whole system on loopback;
 `tts-sync webhook send FILE` delivers a signed webhook to a URL; `tts-sync schemas write|check`
 regenerates or checks the committed message schemas; `tts-sync privacy receipt ID` prints a
-deletion request's receipt (from the PrivacyRequestsTable the environment points at).
+deletion request's receipt (from the PrivacyRequestsTable the environment points at);
+`tts-sync mapping set|show|delete|catalog-sync` manages a shop's warehouse mapping and catalog
+map; `tts-sync ops redrive|replay` works on a deployed or the local stack.
 
 The READY line `tts-sync local` prints is an interface: scripts parse it, so keep it stable.
 """
@@ -192,7 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--dry-run", action="store_true", help="count what would be replayed")
 
     schemas = commands.add_parser(
-        "schemas", help="message JSON schemas (schemas/outbound, schemas/privacy)"
+        "schemas",
+        help="message JSON schemas (schemas/outbound, schemas/privacy, schemas/inbound)",
     )
     schemas.add_argument(
         "schemas_command", choices=["write", "check"], metavar="ACTION", help="write | check"
@@ -210,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("PRIVACY_REQUESTS_TABLE_NAME", ""),
         help="PrivacyRequestsTable name (default: $PRIVACY_REQUESTS_TABLE_NAME)",
     )
+    from tts_local.mapping_cli import add_mapping_parser
+
+    add_mapping_parser(commands)
     return parser
 
 
@@ -417,14 +423,24 @@ def run_schemas(args: argparse.Namespace) -> int:
     from tts_sync.outbound import schemas as outbound_schemas
     from tts_sync.outbound.schemas import REGENERATE_COMMAND
     from tts_sync.privacy import schemas as privacy_schemas
+    from tts_sync.stock import schemas as inbound_schemas
 
-    modules = (outbound_schemas, privacy_schemas)
+    writers = (
+        outbound_schemas.write_schemas,
+        privacy_schemas.write_schemas,
+        inbound_schemas.write_inbound_schemas,
+    )
+    checks = (
+        outbound_schemas.schema_drift,
+        privacy_schemas.schema_drift,
+        inbound_schemas.inbound_schema_drift,
+    )
     if args.schemas_command == "write":
-        for module in modules:
-            for path in module.write_schemas(args.root):
+        for write in writers:
+            for path in write(args.root):
                 print(path)
         return 0
-    problems = [problem for module in modules for problem in module.schema_drift(args.root)]
+    problems = [problem for check in checks for problem in check(args.root)]
     for problem in problems:
         print(f"tts-sync schemas check: {problem}", file=sys.stderr)
     if problems:
@@ -446,6 +462,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_ops(args)
     if args.command == "privacy":
         return run_privacy_receipt(args)
+    if args.command == "mapping":
+        from tts_local.mapping_cli import run_mapping
+
+        return run_mapping(args)
     return run_webhook_send(args)
 
 

@@ -257,9 +257,12 @@ def shipping_providers(state: SandboxState, call: Call) -> dict[str, Any]:
 
 
 def _item_error(code: int, message: str, sku_id: str, warehouse_id: str = "") -> dict[str, Any]:
-    detail = {"sku_id": sku_id}
+    """TikTok's shape: {code, message, detail{sku_id, extra_errors[{warehouse_id, code,
+    message}]}}; detail.warehouse_id is kept for clients that read the older flat form."""
+    detail: dict[str, Any] = {"sku_id": sku_id}
     if warehouse_id:
         detail["warehouse_id"] = warehouse_id
+        detail["extra_errors"] = [{"warehouse_id": warehouse_id, "code": code, "message": message}]
     return {"code": code, "message": message, "detail": detail}
 
 
@@ -298,6 +301,10 @@ def update_inventory(state: SandboxState, call: Call) -> dict[str, Any]:
         if sku_id in injected:
             item_errors.append(injected[sku_id])
             continue
+        if product.status != "ACTIVATE":
+            message = f"product is {product.status}: stock cannot be updated"
+            item_errors.append(_item_error(errors.PRODUCT_DELETED, message, sku_id))
+            continue
         sku = product.skus.get(sku_id)
         if sku is None:
             item_errors.append(_item_error(errors.SKU_NOT_FOUND, "SKU not in product", sku_id))
@@ -325,6 +332,44 @@ def update_inventory(state: SandboxState, call: Call) -> dict[str, Any]:
             continue
         sku.stock = {w: int(q) for w, q in levels.items()}
     return {"errors": item_errors} if item_errors else {}
+
+
+def _shop_products(state: SandboxState, call: Call) -> list[Any]:
+    return sorted(
+        (p for p in state.products.values() if p.shop_id == call.shop_id), key=lambda p: p.id
+    )
+
+
+@route("POST", "/product/202309/products/search")
+@route("POST", "/product/202502/products/search")
+def search_products(state: SandboxState, call: Call) -> dict[str, Any]:
+    """Product Search: page_size (<= 100) and page_token in the query, filters in the body
+    (`status`: ALL or one product status)."""
+    try:
+        page_size = int(call.query["page_size"])
+    except (KeyError, ValueError):
+        raise ApiFailure(errors.INVALID_PARAMETER, "page_size is required") from None
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ApiFailure(errors.INVALID_PARAMETER, f"page_size must be 1..{MAX_PAGE_SIZE}")
+    wanted = call.json().get("status", "ALL")
+    offset = _decode_page_token(call.query.get("page_token", ""))
+    matching = [p for p in _shop_products(state, call) if wanted in ("ALL", p.status)]
+    page = matching[offset : offset + page_size]
+    more = offset + page_size < len(matching)
+    return {
+        "products": [p.to_api() for p in page],
+        "next_page_token": _encode_page_token(offset + page_size) if more else "",
+        "total_count": len(matching),
+    }
+
+
+@route("GET", "/product/202309/products/{product_id}")
+@route("GET", "/product/202502/products/{product_id}")
+def product_detail(state: SandboxState, call: Call) -> dict[str, Any]:
+    product = state.products.get(call.params["product_id"])
+    if product is None or product.shop_id != call.shop_id:
+        raise ApiFailure(errors.NOT_FOUND, "product not found", 404)
+    return product.to_api()
 
 
 @route("POST", "/product/202309/products/{product_id}/prices/update")

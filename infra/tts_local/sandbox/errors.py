@@ -11,10 +11,13 @@ INTERNAL_ERROR = 36009003
 INVALID_PARAMETER = 36009004
 GATEWAY_TIMEOUT = 36009007
 NOT_FOUND = 36009404  # sandbox-specific: no such resource/route
-# Per-item codes inside data.errors[] (values chosen by the sandbox; TikTok's are not published).
+# Per-item codes inside data.errors[]. TikTok's where tiktok-shop-api.md section 4 names them
+# (warehouse list mismatch, invalid stock count, product deleted or not in the shop); the
+# others are chosen by the sandbox.
 SKU_NOT_FOUND = 12052001
-WAREHOUSE_MISMATCH = 12052230
-QUANTITY_OUT_OF_RANGE = 12052231
+WAREHOUSE_MISMATCH = 12019028
+QUANTITY_OUT_OF_RANGE = 12019024
+PRODUCT_DELETED = 12052260
 PRICE_INVALID = 12052300
 INJECTED_ITEM_ERROR = 12052999
 # Fulfilment business errors.

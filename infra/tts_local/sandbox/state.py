@@ -82,6 +82,15 @@ class Sku:
     price_amount: str = "10.00"
     currency: str = "USD"
 
+    def to_api(self) -> dict[str, Any]:
+        """A SKU as Product Search / Get Product Detail show it."""
+        return {
+            "id": self.id,
+            "seller_sku": self.seller_sku,
+            "price": {"sale_price": self.price_amount, "currency": self.currency},
+            "inventory": [{"warehouse_id": w, "quantity": q} for w, q in self.stock.items()],
+        }
+
 
 @dataclass
 class Product:
@@ -89,6 +98,19 @@ class Product:
     shop_id: str
     title: str
     skus: dict[str, Sku]
+    # TikTok's product statuses: ACTIVATE (on sale), DRAFT, PENDING, FAILED, SELLER_DEACTIVATED,
+    # PLATFORM_DEACTIVATED, FREEZE, DELETED. Only ACTIVATE products take stock here.
+    status: str = "ACTIVATE"
+    update_time: int = 0
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "status": self.status,
+            "update_time": self.update_time,
+            "skus": [s.to_api() for s in self.skus.values()],
+        }
 
 
 @dataclass

@@ -169,3 +169,29 @@ def test_messages_that_fail_again_during_the_run_are_not_moved_round_in_a_loop(s
     monkeypatch.setattr(sqs, "send_message_batch", consumer_fails_at_once)
     report = redrive(sqs, queue, dry_run=False)
     assert report.moved == 3  # what waited at the start, once each; then the run ends
+
+
+def test_stream_failure_records_are_left_in_the_dlq_not_moved_to_the_queue(stack):
+    sqs, target, source, dlq = stack
+    record = json.dumps(
+        {
+            "requestContext": {"condition": "RetryAttemptsExhausted"},
+            "DDBStreamBatchInfo": {"shardId": "shard-1", "batchSize": 3},
+        }
+    )
+    sqs.send_message(QueueUrl=dlq, MessageBody=record)
+    _poison(sqs, dlq, 2)
+    (queue,) = dead_letter_queues(sqs, target.queue_urls())
+    report = redrive(sqs, queue, dry_run=False)
+    assert (report.moved, report.left) == (2, 1)
+    assert report.reasons["stream batch failure record (not movable)"] == 1
+    assert record not in _drain(sqs, source)
+    counts = sqs.get_queue_attributes(
+        QueueUrl=dlq,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    assert (
+        int(counts["ApproximateNumberOfMessages"])
+        + int(counts["ApproximateNumberOfMessagesNotVisible"])
+        == 1
+    )

@@ -169,7 +169,8 @@ def test_update_stock_code_zero_with_errors_is_a_partial_failure(
     assert not outcome.all_succeeded
     assert outcome.succeeded == [MUG_BLUE]
     [error] = outcome.failed
-    assert (error.sku_id, error.warehouse_id, error.code) == (MUG_RED, WEST, 12052230)
+    assert (error.sku_id, error.warehouse_id, error.code) == (MUG_RED, WEST, 12019028)
+    assert error.warehouse_ids == [WEST]  # from detail.extra_errors[], TikTok's shape
     assert sandbox.requests("/product/")[0]["code"] == 0
 
 

@@ -43,6 +43,7 @@ class RedriveReport:
     reasons: Counter[str] = field(default_factory=Counter)
     moved: int = 0
     failed: int = 0
+    left: int = 0  # stream failure records: they stay in the DLQ
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -52,6 +53,7 @@ class RedriveReport:
             "reasons": dict(self.reasons),
             "moved": self.moved,
             "failed": self.failed,
+            "left": self.left,
         }
 
 
@@ -76,7 +78,15 @@ def waiting(sqs: SQSClient, url: str) -> int:
     return int(attributes.get("ApproximateNumberOfMessages", 0))
 
 
+def is_failure_record(message: Mapping[str, Any]) -> bool:
+    """A stream mapping's on-failure record (it describes a failed batch: shard, sequence
+    range), not a message of the source queue: moving it there would only be refused."""
+    return '"DDBStreamBatchInfo"' in str(message.get("Body", ""))
+
+
 def reason_of(message: Mapping[str, Any]) -> str:
+    if is_failure_record(message):
+        return "stream batch failure record (not movable)"
     attributes = message.get("MessageAttributes") or {}
     for name in REASON_ATTRIBUTES:
         value = attributes.get(name, {}).get("StringValue")
@@ -125,7 +135,10 @@ def redrive(
             looked_at.extend(messages)
             report.reasons.update(reason_of(m) for m in messages)
             if not dry_run:
-                _move(sqs, queue.url, source, messages, report)
+                movable = [m for m in messages if not is_failure_record(m)]
+                report.left += len(messages) - len(movable)
+                if movable:
+                    _move(sqs, queue.url, source, movable, report)
                 if progress:
                     progress(report.moved + report.failed, report.waiting)
     finally:
@@ -204,6 +217,8 @@ def render(reports: list[RedriveReport], dry_run: bool) -> str:
         lines.extend(f"  {n:>6}  {reason}" for reason, n in report.reasons.most_common())
         if report.failed:
             lines.append(f"  {report.failed} not accepted by the source queue: still in the DLQ")
+        if report.left:
+            lines.append(f"  {report.left} stream failure records left in the DLQ (not movable)")
     return "\n".join(lines) if lines else "no dead-letter queue holds anything"
 
 

@@ -59,6 +59,19 @@ STORES: dict[str, Store] = {
         Coverage.NO_PII, "units held per shop, SKU and order: ids, counts, times", "kept"
     ),
     "CatalogTable": Store(Coverage.NO_PII, "listing status per product", "kept"),
+    "StockTable": Store(
+        Coverage.NO_PII,
+        "stock levels, values sent and confirmed per SKU and warehouse, refusals, buffer rules",
+        "kept",
+    ),
+    "QuantityExportQueue": Store(
+        Coverage.NO_PII, "back-office stock levels (shop, SKU, location, quantity)", "kept"
+    ),
+    "QuantityExportDeadLetterQueue": Store(
+        Coverage.NO_PII,
+        "stock levels and reservation stream batches that failed every attempt",
+        "14-day retention",
+    ),
     "SyncStateTable": Store(
         Coverage.NO_PII, "poll watermarks, orders TikTok left out (ids, counts)", "kept"
     ),

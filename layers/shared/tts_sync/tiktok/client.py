@@ -1,4 +1,5 @@
-"""Typed TikTok Shop Partner API calls (version 202309).
+"""Typed TikTok Shop Partner API calls (version 202309; product search and detail use the
+version the config names per endpoint).
 
     client = TikTokClient(app_key, app_secret, limiter=dynamo_rate_limiter())
     shop = ShopAccess(shop_id=..., shop_cipher=..., access_token=...)
@@ -38,6 +39,8 @@ from tts_sync.tiktok.models import (
     OrderSearchFilter,
     OrderSearchPage,
     PackageDetail,
+    Product,
+    ProductSearchPage,
     ShippedPackage,
     ShippingProvider,
     SkuPrice,
@@ -240,6 +243,57 @@ class TikTokClient(SignedTransport):
             idempotent=True,
         )
         return _item_outcome(response, [sku.sku_id for sku in skus])
+
+    def search_products_page(
+        self,
+        shop: ShopAccess,
+        *,
+        page_size: int = MAX_PAGE_SIZE,
+        page_token: str = "",
+        status: str = "ALL",
+        deadline: Deadline | None = None,
+    ) -> ProductSearchPage:
+        """One page of Product Search (version: config.product_search_version)."""
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise TikTokRequestRejectedError(f"page_size must be 1..{MAX_PAGE_SIZE}")
+        query = {"page_size": str(page_size)}
+        if page_token:
+            query["page_token"] = page_token
+        version = self.config.product_search_version
+        response = self._shop_call(
+            "POST",
+            f"/product/{version}/products/search",
+            shop,
+            query=query,
+            body={"status": status},
+            deadline=deadline,
+            idempotent=True,
+        )
+        return ProductSearchPage.model_validate(response.data)
+
+    def search_products(
+        self, shop: ShopAccess, *, status: str = "ALL", deadline: Deadline | None = None
+    ) -> Iterator[Product]:
+        """Every product of the shop, following next_page_token."""
+        page_token = ""  # an empty page cursor, not a secret  # nosec B105
+        while True:
+            page = self.search_products_page(
+                shop, page_token=page_token, status=status, deadline=deadline
+            )
+            yield from page.products
+            if not page.next_page_token or page.next_page_token == page_token:
+                return
+            page_token = page.next_page_token
+
+    def get_product_detail(
+        self, shop: ShopAccess, product_id: str, *, deadline: Deadline | None = None
+    ) -> Product:
+        """Get Product Detail (version: config.product_detail_version)."""
+        version = self.config.product_detail_version
+        response = self._shop_call(
+            "GET", f"/product/{version}/products/{_segment(product_id)}", shop, deadline=deadline
+        )
+        return Product.model_validate(response.data)
 
     def update_price(
         self,
@@ -521,9 +575,16 @@ def _item_error(raw: dict[str, Any]) -> ItemError:
     detail = raw.get("detail")
     if not isinstance(detail, dict):
         detail = {}
+    extra = detail.get("extra_errors")
+    warehouse_ids = [
+        str(e["warehouse_id"])
+        for e in (extra if isinstance(extra, list) else [])
+        if isinstance(e, dict) and e.get("warehouse_id")
+    ]
     return ItemError(
         code=int(raw.get("code") or 0),
         message=str(raw.get("message") or ""),
         sku_id=str(detail.get("sku_id") or raw.get("sku_id") or ""),
         warehouse_id=str(detail.get("warehouse_id") or raw.get("warehouse_id") or ""),
+        warehouse_ids=warehouse_ids,
     )

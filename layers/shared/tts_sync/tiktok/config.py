@@ -28,3 +28,11 @@ class TikTokApiConfig(BaseModel):
     stock_zero_policy: Literal["send", "reject"] = Field(
         default="send", alias="TTS_STOCK_ZERO_POLICY"
     )
+    # Endpoints TikTok publishes in later versions than 202309: the version is chosen per
+    # endpoint (a new version is a setting, not a code change).
+    product_search_version: str = Field(
+        default="202502", alias="TTS_PRODUCT_SEARCH_VERSION", pattern=r"^20[0-9]{4}$"
+    )
+    product_detail_version: str = Field(
+        default="202309", alias="TTS_PRODUCT_DETAIL_VERSION", pattern=r"^20[0-9]{4}$"
+    )

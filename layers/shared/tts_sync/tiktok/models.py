@@ -320,6 +320,45 @@ class ShippedPackage(_Model):
 # ---------------------------------------------------------------- products
 
 
+class SkuInventory(_Model):
+    warehouse_id: str
+    quantity: int = 0
+
+    _ids = field_validator("warehouse_id", mode="before")(_as_str)
+
+
+class ProductSku(_Model):
+    id: str
+    seller_sku: str = ""
+    inventory: list[SkuInventory] = Field(default_factory=list)
+    # Some versions carry a SKU-level status (e.g. status_info.status = "LIVE").
+    status_info: dict[str, object] = Field(default_factory=dict)
+
+    _ids = field_validator("id", mode="before")(_as_str)
+
+    @property
+    def status(self) -> str:
+        return str(self.status_info.get("status") or "")
+
+
+class Product(_Model):
+    """A product as Product Search and Get Product Detail return it (the fields we use)."""
+
+    id: str
+    title: str = ""
+    status: str = ""
+    update_time: int = 0
+    skus: list[ProductSku] = Field(default_factory=list)
+
+    _ids = field_validator("id", mode="before")(_as_str)
+
+
+class ProductSearchPage(_Model):
+    products: list[Product] = Field(default_factory=list)
+    next_page_token: str = ""
+    total_count: int = 0
+
+
 class StockLevel(_Model):
     warehouse_id: str
     quantity: int = Field(ge=0)
@@ -355,6 +394,8 @@ class ItemError(_Model):
     message: str = ""
     sku_id: str = ""
     warehouse_id: str = ""
+    # Warehouses named by detail.extra_errors[]: only these failed for the SKU.
+    warehouse_ids: list[str] = Field(default_factory=list)
 
 
 class ItemOutcome(_Model):

@@ -91,6 +91,16 @@ class BucketState:
             return after, 0.0
         return after, -after.tokens / (policy.rate_per_second * self.factor)
 
+    def reserved_block(self, policy: BucketPolicy, count: int) -> tuple[BucketState, list[float]]:
+        """Take `count` tokens at once (one storage write for several calls): the new state and
+        each token's wait, in order. The same arithmetic as `count` calls of `reserved`."""
+        rate = policy.rate_per_second * self.factor
+        waits = []
+        for taken in range(1, count + 1):
+            left = self.tokens - taken
+            waits.append(0.0 if left >= -TOKEN_EPSILON else -left / rate)
+        return replace(self, tokens=self.tokens - count), waits
+
     def throttled(self, now: float, policy: BucketPolicy) -> BucketState:
         now = max(now, self.updated_at)  # never backwards (see refilled)
         current = self.refilled(now, policy)

@@ -1,0 +1,200 @@
+"""Ops console events of the quantity export function (events/console/quantity_export_*.json),
+told apart by their `job` field:
+
+- {"job": "resync", "shop_id"}: push every mapped SKU of the shop from the last levels received,
+  even values TikTok already confirmed.
+- {"job": "buffer_rules", "shop_id", "rules"?}: show the shop's buffer rules; set them when
+  `rules` is given ({"percent_listed", "fixed_reserve", "max_listed"}).
+- {"job": "stock", "shop_id", "sku_id"?}: what TikTok was told per SKU and warehouse, and why.
+- {"job": "refusals", "shop_id"}: levels never exported, with their reasons.
+- {"job": "catalog_sync", "shop_id"}: rebuild the catalog map from Product Search / Detail;
+  reports empty and duplicate seller SKUs, revives SKUs a refusal had blocked.
+- {"job": "map_location", "shop_id", "location_id", "warehouse_id"}: map a back-office
+  location to a TikTok sales warehouse (validated against the warehouses API).
+- {"job": "unmap_location", "shop_id", "location_id"}: remove a mapping.
+- {"job": "mappings", "shop_id"}: every mapping, with the warehouse's status now.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from tts_sync.catalog.sync import sync_catalog
+from tts_sync.catalog.warehouses import WarehouseMappingRefusedError, map_location, show_mappings
+from tts_sync.errors import TtsSyncError
+from tts_sync.stock.export import ExportOutcome, export_from_ledger
+from tts_sync.stock.models import BufferRules
+from tts_sync.stock.runtime import QuantityExportDependencies, quantity_export_dependencies
+from tts_sync.tiktok.retry import Deadline
+
+ShopId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_-]+$")]
+
+
+class InvalidStockJobError(TtsSyncError):
+    """The event is not a job of this function; the message says what is expected."""
+
+
+class _Job(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Resync(_Job):
+    job: Literal["resync"]
+    shop_id: ShopId
+
+
+class BufferRulesJob(_Job):
+    job: Literal["buffer_rules"]
+    shop_id: ShopId
+    rules: BufferRules | None = None
+
+
+class ShowStock(_Job):
+    job: Literal["stock"]
+    shop_id: ShopId
+    sku_id: str | None = None
+
+
+class ShowRefusals(_Job):
+    job: Literal["refusals"]
+    shop_id: ShopId
+
+
+class CatalogSync(_Job):
+    job: Literal["catalog_sync"]
+    shop_id: ShopId
+
+
+LocationId = Annotated[str, Field(min_length=1, max_length=128)]
+WarehouseId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_-]+$")]
+
+
+class MapLocation(_Job):
+    job: Literal["map_location"]
+    shop_id: ShopId
+    location_id: LocationId
+    warehouse_id: WarehouseId
+
+
+class UnmapLocation(_Job):
+    job: Literal["unmap_location"]
+    shop_id: ShopId
+    location_id: LocationId
+
+
+class ShowMappings(_Job):
+    job: Literal["mappings"]
+    shop_id: ShopId
+
+
+AnyStockJob = (
+    Resync
+    | BufferRulesJob
+    | ShowStock
+    | ShowRefusals
+    | CatalogSync
+    | MapLocation
+    | UnmapLocation
+    | ShowMappings
+)
+StockJob = Annotated[AnyStockJob, Field(discriminator="job")]
+_JOB: TypeAdapter[AnyStockJob] = TypeAdapter(StockJob)
+JOB_NAMES = (
+    "resync",
+    "buffer_rules",
+    "stock",
+    "refusals",
+    "catalog_sync",
+    "map_location",
+    "unmap_location",
+    "mappings",
+)
+
+
+def parse_stock_job(event: Any) -> AnyStockJob:
+    try:
+        return _JOB.validate_python(event)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'event'}: {e['msg']}"
+            for e in exc.errors(include_input=False, include_url=False)[:5]
+        )
+        raise InvalidStockJobError(
+            f"expected an SQS batch, a ReservationsTable stream batch or a job "
+            f"({', '.join(JOB_NAMES)}): {problems}"
+        ) from None
+
+
+def handle_stock_job(event: Any, deadline: Deadline) -> dict[str, Any]:
+    job = parse_stock_job(event)
+    dependencies = quantity_export_dependencies()
+    context = dependencies.export
+    if isinstance(job, CatalogSync | MapLocation | UnmapLocation | ShowMappings):
+        return _catalog_job(job, dependencies, deadline)
+    if isinstance(job, Resync):
+        report = export_from_ledger(job.shop_id, context, deadline, force=True)
+        return {
+            "job": job.job,
+            "shop_id": job.shop_id,
+            "inventory_calls": report.calls,
+            "levels": {outcome.value: report.levels.get(outcome, 0) for outcome in ExportOutcome},
+            "retry": sorted({r for r in report.reasons.values()}),
+        }
+    if isinstance(job, BufferRulesJob):
+        if job.rules is not None:
+            context.ledger.save_buffer_rules(job.shop_id, job.rules)
+        rules = context.ledger.buffer_rules(job.shop_id)
+        return {"job": job.job, "shop_id": job.shop_id, "rules": rules.model_dump()}
+    if isinstance(job, ShowStock):
+        entries = context.ledger.levels(job.shop_id, [job.sku_id] if job.sku_id else None)
+        return {
+            "job": job.job,
+            "shop_id": job.shop_id,
+            "stock": [e.model_dump(exclude={"shop_id"}) for e in entries],
+        }
+    refusals = context.ledger.refusals(job.shop_id)
+    return {
+        "job": job.job,
+        "shop_id": job.shop_id,
+        "refusals": [r.model_dump(mode="json") for r in refusals],
+    }
+
+
+def _catalog_job(
+    job: CatalogSync | MapLocation | UnmapLocation | ShowMappings,
+    dependencies: QuantityExportDependencies,
+    deadline: Deadline,
+) -> dict[str, Any]:
+    store = dependencies.catalog
+    answer: dict[str, Any] = {"job": job.job, "shop_id": job.shop_id}
+    if isinstance(job, UnmapLocation):
+        answer["removed"] = store.delete_mapping(job.shop_id, job.location_id)
+        return answer
+    access = dependencies.export.shops.access(job.shop_id)
+    if access is None:
+        raise InvalidStockJobError(f"shop {job.shop_id} is not connected (or not usable)")
+    api = dependencies.catalog_api()
+    if isinstance(job, CatalogSync):
+        report = sync_catalog(access, api, store, dependencies.export.clock, deadline)
+        answer.update(report.model_dump(exclude={"shop_id"}))
+    elif isinstance(job, MapLocation):
+        try:
+            view = map_location(
+                access,
+                job.location_id,
+                job.warehouse_id,
+                api,
+                store,
+                dependencies.export.clock,
+                deadline,
+            )
+        except WarehouseMappingRefusedError as exc:
+            answer.update(mapped=False, reason=str(exc))
+        else:
+            answer.update(mapped=True, mapping=view.model_dump())
+    else:
+        views = show_mappings(access, api, store, deadline)
+        answer["mappings"] = [v.model_dump() for v in views]
+    return answer

@@ -1,0 +1,58 @@
+"""The committed JSON schema of the QuantityExportQueue message body (schemas/inbound/), for
+back-office developers. `tts-sync schemas write` regenerates it with the outbound ones; a unit
+test fails when it drifts from tts_sync.stock.models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from tts_sync.outbound.schemas import render
+from tts_sync.stock.models import QuantityExportMessage
+
+INBOUND_SCHEMA_DIR = Path("schemas") / "inbound"  # relative to the repository root
+QUANTITY_EXPORT_SCHEMA = "quantity-export.json"
+
+
+def quantity_export_schema() -> dict[str, Any]:
+    body = TypeAdapter(QuantityExportMessage).json_schema(ref_template="#/$defs/{model}")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://tts-sync/schemas/inbound/{QUANTITY_EXPORT_SCHEMA}",
+        "title": "Quantity export message",
+        "description": (
+            "Body of a QuantityExportQueue message: one stock level, or {levels: [...]}. The SKU "
+            "is named by seller_sku or by product_id + sku_id, the location by location_id "
+            "(mapped) or warehouse_id; available >= 0; as_of is when the back office counted, "
+            "with a zone."
+        ),
+        **body,
+    }
+
+
+def expected_inbound_files() -> dict[str, str]:
+    return {QUANTITY_EXPORT_SCHEMA: render(quantity_export_schema())}
+
+
+def write_inbound_schemas(root: Path) -> list[Path]:
+    directory = root / INBOUND_SCHEMA_DIR
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in expected_inbound_files().items():
+        path = directory / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def inbound_schema_drift(root: Path) -> list[str]:
+    problems = []
+    for name, text in expected_inbound_files().items():
+        path = root / INBOUND_SCHEMA_DIR / name
+        if not path.is_file():
+            problems.append(f"{INBOUND_SCHEMA_DIR / name} is missing")
+        elif path.read_text(encoding="utf-8") != text:
+            problems.append(f"{INBOUND_SCHEMA_DIR / name} differs from the models")
+    return problems
