@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 FaultKind = Literal[
     "5xx",
@@ -21,19 +21,7 @@ FaultKind = Literal[
     "malformed_orders",
     "reject_orders",
 ]
-FAULT_KINDS: tuple[str, ...] = (
-    "5xx",
-    "timeout",
-    "429",
-    "sku_errors",
-    "token_expired",
-    "omit_orders",
-    "range_spill",
-    "garbled",
-    "slow",
-    "malformed_orders",
-    "reject_orders",
-)
+FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 # Kinds that may strike after the request was applied (after_apply=True): TikTok did the work,
 # then the answer was lost (5xx, garbled body), came too late (timeout) or just came late (slow).
 AFTER_APPLY_KINDS: tuple[str, ...] = ("5xx", "timeout", "garbled", "slow")

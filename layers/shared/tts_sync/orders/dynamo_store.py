@@ -110,7 +110,7 @@ class DynamoOrderStore:
             if not reply.get("LastEvaluatedKey"):
                 break
             request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
-        return [_reservation(item) for item in items]
+        return [reservation_from_item(item) for item in items]
 
     def order_ids(self, shop_id: str, buyer_user_ids: Sequence[str] | None = None) -> list[str]:
         """The shop's order ids; with `buyer_user_ids`, those whose buyer.user_id is one of
@@ -500,7 +500,8 @@ def _reservation_item(reservation: Reservation, now: int) -> dict[str, Any]:
     return item
 
 
-def _reservation(item: dict[str, Any]) -> Reservation:
+def reservation_from_item(item: dict[str, Any]) -> Reservation:
+    """A ReservationsTable item as its model (shared with the stock ledger's reads)."""
     return Reservation(
         shop_id=item["shop_id"]["S"],
         sku_id=item["sku_id"]["S"],

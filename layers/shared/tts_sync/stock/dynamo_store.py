@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from tts_sync.errors import StorageUnavailableError
-from tts_sync.orders.reservations import Reservation, ReservationState
+from tts_sync.orders.dynamo_store import reservation_from_item
+from tts_sync.orders.reservations import Reservation
 from tts_sync.stock.models import BufferRules, Refusal, SkuWarehouseStock
 from tts_sync.stock.ports import StockKey
 
@@ -267,24 +268,10 @@ class DynamoHeldReservations:
         found = []
         while True:
             reply = _call(self._client.query, **request)
-            found += [_reservation(item) for item in reply.get("Items", [])]
+            found += [reservation_from_item(item) for item in reply.get("Items", [])]
             if not reply.get("LastEvaluatedKey"):
                 return found
             request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
-
-
-def _reservation(item: dict[str, Any]) -> Reservation:
-    return Reservation(
-        shop_id=item["shop_id"]["S"],
-        sku_id=item["sku_id"]["S"],
-        order_id=item["order_id"]["S"],
-        state=ReservationState(item["state"]["S"]),
-        units=int(item["units"]["N"]),
-        ordered_units=int(item["ordered_units"]["N"]),
-        ordered_at=int(item["ordered_at"]["N"]),
-        order_status=item["order_status"]["S"],
-        order_update_time=int(item["order_update_time"]["N"]),
-    )
 
 
 def _level_update(table: str, level: SkuWarehouseStock) -> dict[str, Any]:
