@@ -3,7 +3,7 @@
 regenerates or checks the committed message schemas; `tts-sync privacy receipt ID` prints a
 deletion request's receipt (from the PrivacyRequestsTable the environment points at);
 `tts-sync mapping set|show|delete|catalog-sync` manages a shop's warehouse mapping and catalog
-map; `tts-sync ops redrive|replay` works on a deployed or the local stack.
+map; `tts-sync ops redrive|replay|replay-quarantine` works on a deployed or the local stack.
 
 The READY line `tts-sync local` prints is an interface: scripts parse it, so keep it stable.
 """
@@ -192,6 +192,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--order", action="append", metavar="ORDER_ID", help="only events naming this order"
     )
     replay.add_argument("--dry-run", action="store_true", help="count what would be replayed")
+    replay_quarantine = ops_commands.add_parser(
+        "replay-quarantine",
+        help="quarantined webhook bodies through the intake's parse and write again, after a fix",
+    )
+    _stack_options(replay_quarantine)
+    replay_quarantine.add_argument(
+        "--dry-run", action="store_true", help="say what would be stored and what still fails"
+    )
 
     schemas = commands.add_parser(
         "schemas",
