@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from pydantic import ValidationError
 
+from tts_sync.audit.trail import webhook_received, write_audit
 from tts_sync.catalog.listing import listing_from_webhook, record_listing_status
 from tts_sync.errors import TtsSyncError
 from tts_sync.events.catalogue import (
@@ -50,6 +51,10 @@ class BatchPlan:
     # (shop, order) -> sequence numbers of the records naming it
     orders: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
     ignored: int = 0
+    # sequence number -> the stored webhook, for order events (their audit entries)
+    webhooks: dict[str, StoredEventImage] = field(default_factory=dict)
+    # (shop, order) -> what hydrating it came to
+    outcomes: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 def handle_events_stream(event: dict[str, Any], context: Any, deadline: Deadline) -> dict[str, Any]:
@@ -58,6 +63,7 @@ def handle_events_stream(event: dict[str, Any], context: Any, deadline: Deadline
     for raw in event.get("Records", []):
         _route(raw, plan, dependencies)
     _hydrate(plan, dependencies, deadline)
+    _audit_webhooks(plan, dependencies)
     if plan.ignored:
         metrics.add_metric(name="StreamEventIgnored", unit=MetricUnit.Count, value=plan.ignored)
 
@@ -106,6 +112,7 @@ def _route(raw: dict[str, Any], plan: BatchPlan, dependencies: OrderSyncDependen
         if spec.domain is Domain.ORDERS:
             for order_id in order_ids_named(data):
                 plan.orders[(stored.shop_id, order_id)].append(sequence)
+                plan.webhooks[sequence] = stored
         elif spec.domain is Domain.CATALOG:
             _listing(stored, data, dependencies)
         else:
@@ -145,9 +152,40 @@ def _hydrate(plan: BatchPlan, dependencies: OrderSyncDependencies, deadline: Dea
                 for order_id, outcome in report.outcomes.items()
                 if outcome in RETRY_OUTCOMES
             }
+            for order_id, outcome in report.outcomes.items():
+                why = report.reasons.get(order_id)
+                plan.outcomes[(shop_id, order_id)] = f"hydration {outcome.value}" + (
+                    f": {why}" if why else ""
+                )
         for order_id, reason in reasons.items():
             for sequence in plan.orders[(shop_id, order_id)]:
                 plan.failures.setdefault(sequence, f"order {order_id}: {reason}")
+
+
+def _audit_webhooks(plan: BatchPlan, dependencies: OrderSyncDependencies) -> None:
+    """One entry per order a stored webhook names, with what its hydration came to (keyed by
+    the notification: a retried or replayed record rewrites it)."""
+    entries = []
+    for (shop_id, order_id), sequences in plan.orders.items():
+        outcome = plan.outcomes.get((shop_id, order_id)) or "hydration failed: " + str(
+            next((plan.failures[s] for s in sequences if s in plan.failures), "not reached")
+        )
+        for sequence in sequences:
+            stored = plan.webhooks[sequence]
+            entries.append(
+                webhook_received(
+                    shop_id=shop_id,
+                    order_id=order_id,
+                    received_at=stored.received_at.timestamp(),
+                    event_key=stored.event_key,
+                    notification_id=stored.notification_id,
+                    event_type=stored.event_type,
+                    event_type_name=stored.event_type_name,
+                    event_timestamp=stored.event_timestamp,
+                    outcome=outcome,
+                )
+            )
+    write_audit(dependencies.sync.audit, entries)
 
 
 def _listing(
