@@ -192,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--order", action="append", metavar="ORDER_ID", help="only events naming this order"
     )
     replay.add_argument("--dry-run", action="store_true", help="count what would be replayed")
+    from tts_local.ops_show_cli import add_parsers as add_show_parsers
+
+    add_show_parsers(ops_commands, _stack_options)
 
     schemas = commands.add_parser(
         "schemas",

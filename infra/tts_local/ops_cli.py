@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
+from tts_local.ops_show_cli import run_audit, run_show
 from tts_sync.ops.redrive import RedriveError, dead_letter_queues, redrive, render, waiting
 from tts_sync.ops.replay import ReplayError, ReplaySelection, replay, stored_events
 from tts_sync.ops.target import StackTarget, TargetError, deployed_target, local_target
@@ -25,6 +26,10 @@ def run_ops(args: argparse.Namespace) -> int:
         target = local_target(args.local) if args.local else deployed_target(args.stack)
         if args.ops_command == "replay":
             return run_replay(target, args)
+        if args.ops_command == "audit":
+            return run_audit(target, args)
+        if args.ops_command == "show":
+            return run_show(target, args)
         return run_redrive(target, args)
     except (TargetError, RedriveError, ReplayError) as error:
         print(f"tts-sync ops: {error}", file=sys.stderr)
