@@ -19,11 +19,12 @@ from tts_sync.audit.ports import AuditLog, AuditReader
 from tts_sync.observability import MetricUnit, logger, metrics
 from tts_sync.orders.models import OrderRecord, StoredOrder
 from tts_sync.orders.reservations import Reservation, ReservationState
-from tts_sync.outbound import OrderEventDetail, OutboundEvent
+from tts_sync.outbound import OrderEventDetail, OrderEventType, OutboundEvent
 
 # Bounds of one trail read (an order has a handful of entries; a SKU's exports are many).
 MAX_ORDER_ENTRIES = 1_000
 MAX_SKU_ENTRIES = 200
+_EVENT_RANK = {str(kind): rank for rank, kind in enumerate(OrderEventType)}
 SETTLED = frozenset({ReservationState.RELEASED.value, ReservationState.CONSUMED.value})
 
 
@@ -56,10 +57,9 @@ def webhook_received(
     event_type: int,
     event_type_name: str,
     event_timestamp: int,
-    outcome: str,
 ) -> AuditEntry:
-    """A stored webhook that names the order, and what its hydration came to (a retry of the
-    record rewrites the same entry with the latest outcome)."""
+    """A stored webhook that names the order (the Events stream delivers each stored one; a
+    retried or replayed record rewrites the same entry)."""
     return AuditEntry(
         subject=order_subject(order_id),
         kind=AuditKind.WEBHOOK_RECEIVED,
@@ -67,7 +67,7 @@ def webhook_received(
         ref=notification_id or event_key,
         shop_id=shop_id,
         order_id=order_id,
-        reason=outcome,
+        reason=f"type {event_type} {event_type_name}".strip(),
         detail={
             "notification_id": notification_id,
             "event_key": event_key,
@@ -75,6 +75,24 @@ def webhook_received(
             "type_name": event_type_name,
             "event_timestamp": event_timestamp,
         },
+    )
+
+
+def hydration_not_done(
+    webhook: AuditEntry, *, outcome: str, reason: str, attempted_at: float
+) -> AuditEntry:
+    """A webhook's order that could not be hydrated (TikTok left it out, failed, refused the
+    id; the shop is not connected). Keyed by the webhook: the stream's retries rewrite one
+    entry with the latest outcome; a later success adds its own hydration entry."""
+    return AuditEntry(
+        subject=webhook.subject,
+        kind=AuditKind.HYDRATION,
+        at=webhook.at,
+        ref=f"not-done#{webhook.ref}",
+        shop_id=webhook.shop_id,
+        order_id=webhook.order_id,
+        reason=f"{outcome}: {reason}" if reason and reason != outcome else outcome,
+        detail={"outcome": outcome, "attempted_at": iso_ms(attempted_at)},
     )
 
 
@@ -157,7 +175,8 @@ def outbound_events(events: Iterable[OutboundEvent], failed_ids: set[str]) -> li
                 subject=order_subject(detail.order_id),
                 kind=AuditKind.OUTBOUND_EVENT,
                 at=detail.occurred_at.timestamp(),
-                ref=detail.event_id,
+                # Created before the stage it enters, at one occurred_at (the change's).
+                ref=f"{_EVENT_RANK.get(event.detail_type, 9)}#{detail.event_id}",
                 shop_id=detail.shop_id,
                 order_id=detail.order_id,
                 reason=(

@@ -22,7 +22,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from pydantic import ValidationError
 
-from tts_sync.audit.trail import webhook_received, write_audit
+from tts_sync.audit.trail import hydration_not_done, webhook_received, write_audit
 from tts_sync.catalog.listing import listing_from_webhook, record_listing_status
 from tts_sync.errors import TtsSyncError
 from tts_sync.events.catalogue import (
@@ -35,10 +35,12 @@ from tts_sync.events.catalogue import (
 )
 from tts_sync.events.stream import EventsStreamRecord, StoredEventImage
 from tts_sync.observability import MetricUnit, logger, metrics
-from tts_sync.orders.hydration import RETRY_OUTCOMES, hydrate_orders
+from tts_sync.orders.hydration import RETRY_OUTCOMES, HydrationOutcome, hydrate_orders
 from tts_sync.orders.runtime import OrderSyncDependencies, order_sync_dependencies
 from tts_sync.shops.tokens import AuthorizationEvent, handle_authorization_event
 from tts_sync.tiktok.retry import Deadline
+
+DONE_OUTCOMES = frozenset({HydrationOutcome.APPLIED, HydrationOutcome.UNCHANGED})
 
 
 class RecordNotProcessedError(TtsSyncError):
@@ -53,8 +55,8 @@ class BatchPlan:
     ignored: int = 0
     # sequence number -> the stored webhook, for order events (their audit entries)
     webhooks: dict[str, StoredEventImage] = field(default_factory=dict)
-    # (shop, order) -> what hydrating it came to
-    outcomes: dict[tuple[str, str], str] = field(default_factory=dict)
+    # (shop, order) -> what hydrating it came to, when not applied or unchanged, and why
+    not_done: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
 
 
 def handle_events_stream(event: dict[str, Any], context: Any, deadline: Deadline) -> dict[str, Any]:
@@ -146,45 +148,50 @@ def _hydrate(plan: BatchPlan, dependencies: OrderSyncDependencies, deadline: Dea
         except Exception as exc:
             logger.exception("hydration failed", shop_id=shop_id)
             reasons = dict.fromkeys(order_ids, type(exc).__name__)
+            plan.not_done.update({(shop_id, o): ("failed", reasons[o]) for o in order_ids})
         else:
             reasons = {
                 order_id: report.reasons.get(order_id, outcome.value)
                 for order_id, outcome in report.outcomes.items()
                 if outcome in RETRY_OUTCOMES
             }
-            for order_id, outcome in report.outcomes.items():
-                why = report.reasons.get(order_id)
-                plan.outcomes[(shop_id, order_id)] = f"hydration {outcome.value}" + (
-                    f": {why}" if why else ""
-                )
+            plan.not_done.update(
+                {
+                    (shop_id, order_id): (outcome.value, report.reasons.get(order_id, ""))
+                    for order_id, outcome in report.outcomes.items()
+                    if outcome not in DONE_OUTCOMES
+                }
+            )
         for order_id, reason in reasons.items():
             for sequence in plan.orders[(shop_id, order_id)]:
                 plan.failures.setdefault(sequence, f"order {order_id}: {reason}")
 
 
 def _audit_webhooks(plan: BatchPlan, dependencies: OrderSyncDependencies) -> None:
-    """One entry per order a stored webhook names, with what its hydration came to (keyed by
-    the notification: a retried or replayed record rewrites it)."""
+    """One entry per order a stored webhook names (keyed by the notification: a retried or
+    replayed record rewrites it), and one when its order could not be hydrated."""
     entries = []
+    now = dependencies.clock()
     for (shop_id, order_id), sequences in plan.orders.items():
-        outcome = plan.outcomes.get((shop_id, order_id)) or "hydration failed: " + str(
-            next((plan.failures[s] for s in sequences if s in plan.failures), "not reached")
-        )
+        not_done = plan.not_done.get((shop_id, order_id))
         for sequence in sequences:
             stored = plan.webhooks[sequence]
-            entries.append(
-                webhook_received(
-                    shop_id=shop_id,
-                    order_id=order_id,
-                    received_at=stored.received_at.timestamp(),
-                    event_key=stored.event_key,
-                    notification_id=stored.notification_id,
-                    event_type=stored.event_type,
-                    event_type_name=stored.event_type_name,
-                    event_timestamp=stored.event_timestamp,
-                    outcome=outcome,
-                )
+            webhook = webhook_received(
+                shop_id=shop_id,
+                order_id=order_id,
+                received_at=stored.received_at.timestamp(),
+                event_key=stored.event_key,
+                notification_id=stored.notification_id,
+                event_type=stored.event_type,
+                event_type_name=stored.event_type_name,
+                event_timestamp=stored.event_timestamp,
             )
+            entries.append(webhook)
+            if not_done is not None:
+                outcome, reason = not_done
+                entries.append(
+                    hydration_not_done(webhook, outcome=outcome, reason=reason, attempted_at=now)
+                )
     write_audit(dependencies.sync.audit, entries)
 
 
