@@ -58,10 +58,15 @@ class DynamoAuditReader:
     def entries(
         self, subject: str, *, since: str = "", limit: int | None = None
     ) -> list[AuditEntry]:
+        values: dict[str, Any] = {":subject": {"S": subject}}
+        condition = "pk = :subject"
+        if since:  # a key attribute cannot be compared with an empty string
+            condition += " AND sk >= :since"
+            values[":since"] = {"S": since}
         request: dict[str, Any] = {
             "TableName": self._table,
-            "KeyConditionExpression": "pk = :subject AND sk >= :since",
-            "ExpressionAttributeValues": {":subject": {"S": subject}, ":since": {"S": since}},
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
             "ScanIndexForward": True,
         }
         found: list[AuditEntry] = []
