@@ -282,3 +282,61 @@ def test_a_publish_failure_is_on_the_trail_until_the_event_goes_out(world: Any) 
     after = [e for e in audit.all() if e.kind is AuditKind.OUTBOUND_EVENT]
     assert [e.sort_key for e in after] == [e.sort_key for e in pending]  # rewritten, not added
     assert [e.detail["published"] for e in after] == [True, True]
+
+
+def test_the_trail_joins_stock_exports_while_the_order_held_the_sku() -> None:
+    from tests.unit.orders.fakes import record
+    from tts_sync.audit.trail import order_written, stock_export
+    from tts_sync.orders.models import StoredOrder
+    from tts_sync.orders.reservations import reservation_changes
+
+    audit = MemoryAuditLog()
+    held = record(_order("ON_HOLD", 2000))
+    cancelled = record(_order("CANCELLED", 2200))
+    audit.record(
+        order_written(
+            None,
+            StoredOrder(record=held, revision=1),
+            ["created"],
+            reservation_changes(None, held),
+            at=100.0,
+        )
+    )
+    audit.record(
+        order_written(
+            held,
+            StoredOrder(record=cancelled, revision=3),
+            ["status"],
+            reservation_changes(held, cancelled),
+            at=200.0,
+        )
+    )
+
+    def push(sku: str, warehouse: str, at: float, value: int) -> None:
+        audit.record(
+            [
+                stock_export(
+                    shop_id=SHOP_ID,
+                    sku_id=sku,
+                    warehouse_id=warehouse,
+                    value=value,
+                    reserved_units=2,
+                    confirmed=True,
+                    outcome="confirmed",
+                    at=at,
+                )
+            ]
+        )
+
+    push("SKU-RED", "EAST", 50.0, 1)  # before the order: not about it
+    push("SKU-RED", "EAST", 150.0, 2)
+    push("SKU-BLUE", "WEST", 160.0, 3)
+    push("SKU-RED", "EAST", 210.0, 4)  # the first after the release: gave the units back
+    push("SKU-RED", "WEST", 215.0, 5)
+    push("SKU-RED", "EAST", 220.0, 6)  # later pushes: not about this order any more
+    push("SKU-GREEN", "EAST", 150.0, 7)  # a SKU the order does not have
+    trail = order_trail(audit, ORDER_ID)
+    exports = [e.detail["value_sent"] for e in trail.entries if e.kind is AuditKind.STOCK_EXPORT]
+    assert exports == [2, 3, 4, 5]
+    times = [e.at for e in trail.entries]
+    assert times == sorted(times)
