@@ -269,12 +269,12 @@ def test_a_publish_failure_is_on_the_trail_until_the_event_goes_out(world: Any) 
         publisher.refuse_event_ids = {e.event_id for e in events}
         accept(events)
 
-    publisher.publish = refuse_all  # type: ignore[method-assign]
+    publisher.publish = refuse_all
     _consume(_webhook("N1", "ON_HOLD", 2000, CLOCK.advance(60)))
     pending = [e for e in audit.all() if e.kind is AuditKind.OUTBOUND_EVENT]
     assert [e.detail["published"] for e in pending] == [False, False]
     assert "kept pending" in pending[0].reason
-    publisher.publish = accept  # type: ignore[method-assign]
+    publisher.publish = accept
     publisher.refuse_event_ids = set()
     dependencies = order_sync_dependencies()
     stored = dependencies.sync.store.get_many(SHOP_ID, [ORDER_ID])
