@@ -16,12 +16,12 @@ from tts_sync.config import read_config
 from tts_sync.errors import ConfigError, StorageUnavailableError
 
 
-def _audit_grants(function: str) -> set[str]:
+def _audit_grants(resources: dict[str, Any], function: str) -> set[str]:
     actions: set[str] = set()
-    for policy in template_resources()[function]["Properties"]["Policies"]:
+    for policy in resources[function]["Properties"]["Policies"]:
         for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
-            resources = statement["Resource"]
-            for resource in resources if isinstance(resources, list) else [resources]:
+            named = statement["Resource"]
+            for resource in named if isinstance(named, list) else [named]:
                 if "AuditTable" in str(resource):
                     assert resource == {"Fn::GetAtt": "AuditTable.Arn"}  # the table, not "*"
                     given = statement["Action"]
@@ -39,13 +39,14 @@ def test_the_table_expires_entries_and_is_encrypted() -> None:
 
 
 def test_writers_may_only_put_and_ops_may_query() -> None:
-    assert _audit_grants("EventRouterFunction") == {"dynamodb:PutItem"}
-    assert _audit_grants("QuantityExportFunction") == {"dynamodb:PutItem"}
-    assert _audit_grants("OrderSyncFunction") == {"dynamodb:PutItem", "dynamodb:Query"}
+    resources = template_resources()
+    assert _audit_grants(resources, "EventRouterFunction") == {"dynamodb:PutItem"}
+    assert _audit_grants(resources, "QuantityExportFunction") == {"dynamodb:PutItem"}
+    assert _audit_grants(resources, "OrderSyncFunction") == {"dynamodb:PutItem", "dynamodb:Query"}
     for function in ("WebhookFunction", "OAuthFunction", "TokenRefreshFunction"):
-        assert _audit_grants(function) == set()
+        assert _audit_grants(resources, function) == set()
     for function in ("EventRouterFunction", "OrderSyncFunction", "QuantityExportFunction"):
-        env = template_resources()[function]["Properties"]["Environment"]["Variables"]
+        env = resources[function]["Properties"]["Environment"]["Variables"]
         assert env["AUDIT_TABLE_NAME"] == {"Ref": "AuditTable"}
         assert env["TTS_AUDIT_RETENTION_DAYS"] == {"Ref": "AuditRetentionDays"}
 
