@@ -200,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     replay_quarantine.add_argument(
         "--dry-run", action="store_true", help="say what would be stored and what still fails"
     )
+    from tts_local.ops_show_cli import add_parsers as add_show_parsers
+
+    add_show_parsers(ops_commands, _stack_options)
 
     schemas = commands.add_parser(
         "schemas",

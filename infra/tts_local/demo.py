@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 import httpx
 
+from tts_local.demo_audit import run_audit_act
 from tts_local.demo_orders import run_order_act
 from tts_local.demo_privacy import run_privacy_act
 from tts_local.webhook_sender import post_signed
@@ -187,6 +188,7 @@ def run_demo(
         failures += run_order_act(ready, shop_id, dynamodb, sqs, client, out)
         failures += run_privacy_act(ready, shop_id, dynamodb, sqs, out)
         failures += follow_deauthorization(ready, dynamodb, out, url, app_key, app_secret, client)
+        failures += run_audit_act(ready, shop_id, dynamodb, out)
     refused = sum(1 for d in burst if d.status in (401, 413))
     acknowledged = sum(1 for d in burst if d.status == 200) + len(racing)
     verdict = "all as expected" if not failures else f"{failures} unexpected result(s)"

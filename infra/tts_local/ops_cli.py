@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
+from tts_local.ops_show_cli import run_audit, run_show
 from tts_sync.ops.quarantine_replay import (
     quarantine_remover,
     quarantined_bodies,
@@ -33,6 +34,10 @@ def run_ops(args: argparse.Namespace) -> int:
             return run_replay(target, args)
         if args.ops_command == "replay-quarantine":
             return run_replay_quarantine(target, args)
+        if args.ops_command == "audit":
+            return run_audit(target, args)
+        if args.ops_command == "show":
+            return run_show(target, args)
         return run_redrive(target, args)
     except (TargetError, RedriveError, ReplayError) as error:
         print(f"tts-sync ops: {error}", file=sys.stderr)

@@ -75,6 +75,13 @@ STORES: dict[str, Store] = {
     "SyncStateTable": Store(
         Coverage.NO_PII, "poll watermarks, orders TikTok left out (ids, counts)", "kept"
     ),
+    "AuditTable": Store(
+        Coverage.NO_PII,
+        "per-order audit trail: ids (shop, order, notification, event, package), statuses, "
+        "SKUs, warehouses, counts and reasons; the builders in tts_sync.audit.trail take no "
+        "buyer field (tests/unit/audit asserts no seeded buyer value ever appears)",
+        "kept until its TTL (AuditRetentionDays, 90 days by default)",
+    ),
     "RateLimitTable": Store(Coverage.NO_PII, "token buckets per shop", "kept"),
     "OAuthStateTable": Store(Coverage.NO_PII, "single-use OAuth states (10 minutes)", "kept"),
     "PrivacyRequestsTable": Store(
