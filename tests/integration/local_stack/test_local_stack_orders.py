@@ -39,7 +39,7 @@ from tts_local.webhook_sender import post_signed
 
 APP_KEY, APP_SECRET = "orders-e2e-key", "orders-e2e-secret"
 RECONCILE_RULE = "OrderSyncFunctionReconcile"  # SAM: <function logical id><event name>
-ORDERS = 150
+ORDERS = 60  # the 10,000-webhook volume runs in memory (tests/integration/orders); this is the slice end to end
 SENDER_THREADS = 4
 
 
@@ -125,7 +125,7 @@ def test_webhooks_and_the_poll_leave_records_reservations_and_events_exact(
     budget = max(0, round(0.05 * len(traffic.notifications)) - len(lost))
     lost |= {id(n) for n in rng.sample(others, budget)}
     sent = [n for n in traffic.notifications if id(n) not in lost]
-    assert len(traffic.notifications) >= 400
+    assert len(traffic.notifications) >= 150
 
     statuses = _deliver_from_threads(webhook_url, sent, seed=5)
     assert Counter(statuses) == {200: len(sent) + len(sent) // 3}
