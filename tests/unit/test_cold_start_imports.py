@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 from tests.unit.test_observability import _modules_after_import
 from tts_sync.aws import dynamodb_client, reset_clients, sqs_client
 
@@ -12,13 +10,6 @@ def test_the_webhook_creates_its_client_without_loading_boto3_or_s3transfer():
     modules = _modules_after_import("webhook", POWERTOOLS_TRACE_DISABLED="true")
     assert "botocore.session" in modules
     assert not {"boto3", "s3transfer"} & {name.split(".")[0] for name in modules}
-
-
-def test_httpx_does_not_load_its_command_line_client_even_where_click_is_installed():
-    assert importlib.util.find_spec("click") is not None  # the dev env has it (moto's server)
-    modules = _modules_after_import("order_sync", POWERTOOLS_TRACE_DISABLED="true")
-    assert "httpx" in modules
-    assert not {"click", "rich", "pygments"} & {name.split(".")[0] for name in modules}
 
 
 def test_botocore_clients_keep_the_endpoint_override_and_the_fast_budget(monkeypatch):
