@@ -420,6 +420,7 @@ def run_webhook_send(args: argparse.Namespace) -> int:
 
 
 def run_schemas(args: argparse.Namespace) -> int:
+    from tts_sync.fulfilment import schemas as tracking_schemas
     from tts_sync.outbound import schemas as outbound_schemas
     from tts_sync.outbound.schemas import REGENERATE_COMMAND
     from tts_sync.privacy import schemas as privacy_schemas
@@ -429,11 +430,13 @@ def run_schemas(args: argparse.Namespace) -> int:
         outbound_schemas.write_schemas,
         privacy_schemas.write_schemas,
         inbound_schemas.write_inbound_schemas,
+        tracking_schemas.write_schemas,
     )
     checks = (
         outbound_schemas.schema_drift,
         privacy_schemas.schema_drift,
         inbound_schemas.inbound_schema_drift,
+        tracking_schemas.schema_drift,
     )
     if args.schemas_command == "write":
         for write in writers:

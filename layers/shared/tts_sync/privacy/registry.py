@@ -134,6 +134,7 @@ ORDER_KEPT_FIELDS = frozenset(
         "line_items",
         "payment",
         "unmapped_skus",
+        "shipments",
         "fetched_at_ms",
         "source",
     }
