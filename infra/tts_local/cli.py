@@ -216,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     from tts_local.mapping_cli import add_mapping_parser
 
     add_mapping_parser(commands)
+    from tts_local.carriers_cli import add_carriers_parser
+
+    add_carriers_parser(commands)
     return parser
 
 
@@ -469,6 +472,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tts_local.mapping_cli import run_mapping
 
         return run_mapping(args)
+    if args.command == "carriers":
+        from tts_local.carriers_cli import run_carriers
+
+        return run_carriers(args)
     return run_webhook_send(args)
 
 
