@@ -32,10 +32,12 @@ from tts_sync.fulfilment.models import (
 )
 from tts_sync.fulfilment.ports import FulfilmentApi, FulfilmentStore, ShopDirectory
 from tts_sync.observability import logger
+from tts_sync.orders.lifecycle import describe_change
 from tts_sync.orders.models import OrderRecord, OrderSource, StoredOrder, UploadedShipment
-from tts_sync.orders.outbound_events import order_snapshot
+from tts_sync.orders.outbound_events import order_events, order_snapshot
 from tts_sync.orders.ports import OrderWrite
-from tts_sync.orders.sync import SyncContext, apply_states
+from tts_sync.orders.reservations import reservation_changes
+from tts_sync.orders.sync import SyncContext
 from tts_sync.outbound import OrderEventDetail, OrderEventType, OutboundEvent, OutboundPublishError
 from tts_sync.tiktok import Deadline, ShopAccess
 from tts_sync.tiktok.errors import (
@@ -270,56 +272,69 @@ def record_shipment(
     write; then the event is published and forgotten. Once per business key: a record that
     already holds it is left alone (its event was written with it)."""
     store = context.sync.store
-    event: OutboundEvent | None = None
+    events: list[OutboundEvent] = []
     for _ in range(MAX_BOOKKEEPING_ATTEMPTS):
+        now = context.clock()
         current = store.get_many(shop_id, [order.id]).get(order.id)
         if current is None:
-            # Order sync has not stored the order yet: store it from what TikTok just said
-            # (its own events), then add the shipment to it.
+            # Order sync has not stored the order yet: store it from what TikTok just said,
+            # with its creation events and the shipment, in one write (as order sync would).
             record = OrderRecord.from_tiktok(
-                shop_id,
-                order,
-                fetched_at_ms=int(context.clock() * 1000),
-                source=OrderSource.WEBHOOK,
+                shop_id, order, fetched_at_ms=int(now * 1000), source=OrderSource.WEBHOOK
+            ).model_copy(update={"shipments": [shipment]})
+            change = describe_change(None, record)
+            events = [
+                *order_events(change, datetime.fromtimestamp(now, UTC)),
+                shipped_event(record, shipment, now),
+            ]
+            write = OrderWrite(
+                stored=StoredOrder(
+                    record=record,
+                    revision=1,
+                    pending_events={e.event_id: e.model_dump_json() for e in events},
+                    pending_since_ms=int(now * 1000),
+                ),
+                expected_revision=None,
+                reservations=reservation_changes(None, record),
             )
-            apply_states(shop_id, [record], context.sync)
-            current = store.get_many(shop_id, [order.id]).get(order.id)
-            if current is None:
-                raise StorageUnavailableError(f"order {order.id} could not be stored")
-        record = current.record
-        if any(s.business_key == shipment.business_key for s in record.shipments):
-            return
-        kept = [
-            s
-            for s in record.shipments
-            if not (shipment.package_id and s.package_id == shipment.package_id)
-        ]
-        updated = record.model_copy(update={"shipments": [*kept, shipment]})
-        event = shipped_event(updated, shipment, context.clock())
-        now_ms = int(context.clock() * 1000)
-        pending = {**current.pending_events, event.event_id: event.model_dump_json()}
-        item = StoredOrder(
-            record=updated,
-            revision=current.revision + 1,
-            pending_events=pending,
-            pending_since_ms=current.pending_since_ms if current.pending_events else now_ms,
-        )
-        if store.write(
-            OrderWrite(stored=item, expected_revision=current.revision, reservations=[])
-        ):
+        else:
+            record = current.record
+            if any(s.business_key == shipment.business_key for s in record.shipments):
+                return
+            kept = [
+                s
+                for s in record.shipments
+                if not (shipment.package_id and s.package_id == shipment.package_id)
+            ]
+            updated = record.model_copy(update={"shipments": [*kept, shipment]})
+            events = [shipped_event(updated, shipment, now)]
+            pending = {**current.pending_events, events[0].event_id: events[0].model_dump_json()}
+            write = OrderWrite(
+                stored=StoredOrder(
+                    record=updated,
+                    revision=current.revision + 1,
+                    pending_events=pending,
+                    pending_since_ms=(
+                        current.pending_since_ms if current.pending_events else int(now * 1000)
+                    ),
+                ),
+                expected_revision=current.revision,
+                reservations=[],
+            )
+        if store.write(write):
             break
     else:
         raise StorageUnavailableError(
             f"order {order.id} kept changing while its shipment was stored"
         )
     try:
-        context.sync.publisher.publish([event])
+        context.sync.publisher.publish(events)
     except OutboundPublishError:
         # Kept pending on the record: order sync's pending sweep publishes it.
         logger.warning("order shipped event not published; kept pending", order_id=order.id)
         return
     try:
-        store.clear_pending(shop_id, order.id, [event.event_id])
+        store.clear_pending(shop_id, order.id, [e.event_id for e in events])
     except StorageUnavailableError:
         logger.warning("published event not cleared", order_id=order.id)
 
