@@ -21,7 +21,6 @@ from tests.unit.orders.fakes import MemoryOrderStore
 from tests.unit.outbound.memory_publisher import MemoryEventPublisher
 from tts_local.sandbox import DemoData, Sandbox
 from tts_local.sandbox.seed import DEMO_CIPHER
-from tts_sync.container import reset_container
 from tts_sync.fulfilment.batch import handle_tracking_upload_event
 from tts_sync.fulfilment.dynamo_store import DynamoFulfilmentStore
 from tts_sync.fulfilment.ports import ShopTarget
@@ -147,37 +146,61 @@ def failed_ids(response: dict[str, Any]) -> list[str]:
     return [f["itemIdentifier"] for f in response["batchItemFailures"]]
 
 
-@pytest.fixture
-def tracking(aws_endpoint: str) -> Iterator[Tracking]:
+@dataclass
+class _World:
+    """One sandbox, client and FulfilmentTable per module (each test resets them): starting
+    them per test cost about a second each."""
+
+    sandbox: Sandbox
+    client: TikTokClient
+    dynamodb: Any
+    table: str
+
+
+@pytest.fixture(scope="module")
+def world(moto_server: str) -> Iterator[_World]:
     from tests.integration.orders.conftest import APP_KEY, APP_SECRET
 
     with Sandbox(APP_KEY, APP_SECRET, port=0) as sandbox:
-        demo = sandbox.seed_demo_data()
-        dynamodb = boto3.client("dynamodb", endpoint_url=aws_endpoint)
+        dynamodb = boto3.client("dynamodb", endpoint_url=moto_server, region_name="us-east-1")
         tables = create_tables(dynamodb, "FulfilmentTable")
-        store = DynamoFulfilmentStore(dynamodb, tables["FulfilmentTable"])
         client = api_client(sandbox)
-        orders, publisher = MemoryOrderStore(), MemoryEventPublisher()
-        clock = Clock(time.time())
-        dependencies = TrackingUploadDependencies(
-            upload=UploadContext(
-                store=store,
-                sync=SyncContext(store=orders, publisher=publisher, clock=clock),
-                shops=DemoShops(demo.shop.id),
-                api=lambda: client,
-                clock=clock,
-                lease_seconds=60.0,
-            ),
-            store=store,
-            logistics_api=lambda: client,
-        )
-        reset_container()
-        override_dependencies(dependencies)
-        setup = Tracking(sandbox, demo, client, store, orders, publisher, dependencies, clock)
-        answer = setup.invoke({"job": "carriers_build", "shop_id": demo.shop.id})
-        assert answer["delivery_options"], answer
-        sandbox.clear_requests()
-        yield setup
-        override_dependencies(None)
+        yield _World(sandbox, client, dynamodb, tables["FulfilmentTable"])
         client.close()
-        reset_container()
+
+
+@pytest.fixture
+def tracking(world: _World) -> Iterator[Tracking]:
+    sandbox, client, dynamodb = world.sandbox, world.client, world.dynamodb
+    sandbox.reset()
+    _empty(dynamodb, world.table)
+    demo = sandbox.seed_demo_data()
+    store = DynamoFulfilmentStore(dynamodb, world.table)
+    orders, publisher = MemoryOrderStore(), MemoryEventPublisher()
+    clock = Clock(time.time())
+    dependencies = TrackingUploadDependencies(
+        upload=UploadContext(
+            store=store,
+            sync=SyncContext(store=orders, publisher=publisher, clock=clock),
+            shops=DemoShops(demo.shop.id),
+            api=lambda: client,
+            clock=clock,
+            lease_seconds=60.0,
+        ),
+        store=store,
+        logistics_api=lambda: client,
+    )
+    override_dependencies(dependencies)
+    setup = Tracking(sandbox, demo, client, store, orders, publisher, dependencies, clock)
+    answer = setup.invoke({"job": "carriers_build", "shop_id": demo.shop.id})
+    assert answer["delivery_options"], answer
+    sandbox.clear_requests()
+    yield setup
+    override_dependencies(None)
+
+
+def _empty(dynamodb: Any, table: str) -> None:
+    for item in dynamodb.scan(TableName=table, ProjectionExpression="shop_id, fulfilment_key")[
+        "Items"
+    ]:
+        dynamodb.delete_item(TableName=table, Key=item)
