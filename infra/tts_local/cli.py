@@ -227,6 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     from tts_local.mapping_cli import add_mapping_parser
 
     add_mapping_parser(commands)
+    from tts_local.carriers_cli import add_carriers_parser
+
+    add_carriers_parser(commands)
     return parser
 
 
@@ -431,6 +434,7 @@ def run_webhook_send(args: argparse.Namespace) -> int:
 
 
 def run_schemas(args: argparse.Namespace) -> int:
+    from tts_sync.fulfilment import schemas as tracking_schemas
     from tts_sync.outbound import schemas as outbound_schemas
     from tts_sync.outbound.schemas import REGENERATE_COMMAND
     from tts_sync.privacy import schemas as privacy_schemas
@@ -440,11 +444,13 @@ def run_schemas(args: argparse.Namespace) -> int:
         outbound_schemas.write_schemas,
         privacy_schemas.write_schemas,
         inbound_schemas.write_inbound_schemas,
+        tracking_schemas.write_schemas,
     )
     checks = (
         outbound_schemas.schema_drift,
         privacy_schemas.schema_drift,
         inbound_schemas.inbound_schema_drift,
+        tracking_schemas.schema_drift,
     )
     if args.schemas_command == "write":
         for write in writers:
@@ -477,6 +483,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tts_local.mapping_cli import run_mapping
 
         return run_mapping(args)
+    if args.command == "carriers":
+        from tts_local.carriers_cli import run_carriers
+
+        return run_carriers(args)
     return run_webhook_send(args)
 
 

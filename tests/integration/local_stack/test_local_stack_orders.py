@@ -39,7 +39,8 @@ from tts_local.webhook_sender import post_signed
 
 APP_KEY, APP_SECRET = "orders-e2e-key", "orders-e2e-secret"
 RECONCILE_RULE = "OrderSyncFunctionReconcile"  # SAM: <function logical id><event name>
-ORDERS = 60  # the 10,000-webhook volume runs in memory (tests/integration/orders); this is the slice end to end
+# A slice end to end; the 10,000-webhook volume runs in memory and on moto (integration/orders).
+ORDERS = 60
 SENDER_THREADS = 4
 
 

@@ -122,6 +122,9 @@ def _apply_one(
         if previous is not None and previous.buyer.erased_at is not None:
             # Erased buyer data stays erased whatever TikTok still returns (tts_sync.privacy).
             record = record.model_copy(update={"buyer": previous.buyer})
+        if previous is not None and previous.shipments:
+            # Our tracking uploads are not in TikTok's reads: they stay on the record.
+            record = record.model_copy(update={"shipments": previous.shipments})
         if not is_newer(record, previous):
             return ApplyOutcome.UNCHANGED, []
         now = context.clock()
