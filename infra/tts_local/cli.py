@@ -3,7 +3,7 @@
 regenerates or checks the committed message schemas; `tts-sync privacy receipt ID` prints a
 deletion request's receipt (from the PrivacyRequestsTable the environment points at);
 `tts-sync mapping set|show|delete|catalog-sync` manages a shop's warehouse mapping and catalog
-map; `tts-sync ops redrive|replay` works on a deployed or the local stack.
+map; `tts-sync ops redrive|replay|replay-quarantine` works on a deployed or the local stack.
 
 The READY line `tts-sync local` prints is an interface: scripts parse it, so keep it stable.
 """
@@ -192,6 +192,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--order", action="append", metavar="ORDER_ID", help="only events naming this order"
     )
     replay.add_argument("--dry-run", action="store_true", help="count what would be replayed")
+    replay_quarantine = ops_commands.add_parser(
+        "replay-quarantine",
+        help="quarantined webhook bodies through the intake's parse and write again, after a fix",
+    )
+    _stack_options(replay_quarantine)
+    replay_quarantine.add_argument(
+        "--dry-run", action="store_true", help="say what would be stored and what still fails"
+    )
+    from tts_local.ops_show_cli import add_parsers as add_show_parsers
+
+    add_show_parsers(ops_commands, _stack_options)
 
     schemas = commands.add_parser(
         "schemas",
@@ -216,6 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     from tts_local.mapping_cli import add_mapping_parser
 
     add_mapping_parser(commands)
+    from tts_local.carriers_cli import add_carriers_parser
+
+    add_carriers_parser(commands)
     return parser
 
 
@@ -420,6 +434,7 @@ def run_webhook_send(args: argparse.Namespace) -> int:
 
 
 def run_schemas(args: argparse.Namespace) -> int:
+    from tts_sync.fulfilment import schemas as tracking_schemas
     from tts_sync.outbound import schemas as outbound_schemas
     from tts_sync.outbound.schemas import REGENERATE_COMMAND
     from tts_sync.privacy import schemas as privacy_schemas
@@ -429,11 +444,13 @@ def run_schemas(args: argparse.Namespace) -> int:
         outbound_schemas.write_schemas,
         privacy_schemas.write_schemas,
         inbound_schemas.write_inbound_schemas,
+        tracking_schemas.write_schemas,
     )
     checks = (
         outbound_schemas.schema_drift,
         privacy_schemas.schema_drift,
         inbound_schemas.inbound_schema_drift,
+        tracking_schemas.schema_drift,
     )
     if args.schemas_command == "write":
         for write in writers:
@@ -466,6 +483,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tts_local.mapping_cli import run_mapping
 
         return run_mapping(args)
+    if args.command == "carriers":
+        from tts_local.carriers_cli import run_carriers
+
+        return run_carriers(args)
     return run_webhook_send(args)
 
 

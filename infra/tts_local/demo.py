@@ -15,9 +15,11 @@ from typing import Any
 import boto3
 import httpx
 
+from tts_local.demo_audit import run_audit_act
 from tts_local.demo_orders import run_order_act
 from tts_local.demo_privacy import run_privacy_act
 from tts_local.demo_stock import run_stock_act
+from tts_local.demo_tracking import run_tracking_act
 from tts_local.webhook_sender import post_signed
 from tts_sync.shops.dynamo_store import LEASE_KEY_PREFIX, shop_from_item
 from tts_sync.webhooks.envelope import InvalidPayloadError, parse_envelope
@@ -186,9 +188,11 @@ def run_demo(
         shop_id = json.loads((SAMPLES / f"{DEAUTHORIZATION_SAMPLE}.json").read_text())["shop_id"]
         sqs = boto3.client("sqs", endpoint_url=ready["aws_endpoint_url"])
         failures += run_order_act(ready, shop_id, dynamodb, sqs, client, out)
+        failures += run_tracking_act(ready, shop_id, dynamodb, sqs, client, out)
         failures += run_privacy_act(ready, shop_id, dynamodb, sqs, out)
         failures += run_stock_act(ready, shop_id, sqs, client, out)
         failures += follow_deauthorization(ready, dynamodb, out, url, app_key, app_secret, client)
+        failures += run_audit_act(ready, shop_id, dynamodb, out)
     refused = sum(1 for d in burst if d.status in (401, 413))
     acknowledged = sum(1 for d in burst if d.status == 200) + len(racing)
     verdict = "all as expected" if not failures else f"{failures} unexpected result(s)"

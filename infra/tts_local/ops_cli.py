@@ -6,9 +6,16 @@ import argparse
 import sys
 from collections.abc import Callable
 
+from tts_local.ops_show_cli import run_audit, run_show
+from tts_sync.ops.quarantine_replay import (
+    quarantine_remover,
+    quarantined_bodies,
+    replay_quarantined,
+)
 from tts_sync.ops.redrive import RedriveError, dead_letter_queues, redrive, render, waiting
 from tts_sync.ops.replay import ReplayError, ReplaySelection, replay, stored_events
 from tts_sync.ops.target import StackTarget, TargetError, deployed_target, local_target
+from tts_sync.webhooks.dynamo_store import DynamoEventStore
 
 # Failure destinations that are not some queue's DLQ: what their messages describe, and where
 # the work they name can be found again.
@@ -25,6 +32,12 @@ def run_ops(args: argparse.Namespace) -> int:
         target = local_target(args.local) if args.local else deployed_target(args.stack)
         if args.ops_command == "replay":
             return run_replay(target, args)
+        if args.ops_command == "replay-quarantine":
+            return run_replay_quarantine(target, args)
+        if args.ops_command == "audit":
+            return run_audit(target, args)
+        if args.ops_command == "show":
+            return run_show(target, args)
         return run_redrive(target, args)
     except (TargetError, RedriveError, ReplayError) as error:
         print(f"tts-sync ops: {error}", file=sys.stderr)
@@ -83,6 +96,33 @@ def run_replay(target: StackTarget, args: argparse.Namespace) -> int:
     for event_key in report.failed:
         print(f"  not processed: {event_key} (the function's log says why)")
     return 1 if report.failed else 0
+
+
+def run_replay_quarantine(target: StackTarget, args: argparse.Namespace) -> int:
+    quarantine = target.resources.get("QuarantineTable")
+    events = target.resources.get("EventsTable")
+    if not quarantine or not events:
+        raise ReplayError(f"{target.name} has no QuarantineTable or EventsTable")
+    dynamodb = target.client("dynamodb")
+    report = replay_quarantined(
+        quarantined_bodies(dynamodb, quarantine),
+        DynamoEventStore(dynamodb, events, quarantine),
+        quarantine_remover(dynamodb, quarantine),
+        dry_run=args.dry_run,
+    )
+    verb = "would be stored" if args.dry_run else "stored"
+    print(
+        f"{report.examined} quarantined deliveries: {len(report.stored)} {verb}, "
+        f"{len(report.already_stored)} already stored, {len(report.still_failing)} still fail"
+    )
+    for failing in report.still_failing:
+        print(
+            f"  still fails: {failing.key}: {failing.reason} "
+            f"(at receipt: {failing.reason_at_receipt})"
+        )
+    if args.dry_run:
+        print("dry run: nothing stored or removed")
+    return 1 if report.still_failing else 0
 
 
 def _progress(label: str) -> Callable[[int, int], None] | None:

@@ -188,3 +188,32 @@ def test_ops_replay_sends_stored_events_through_the_router_of_the_local_stack(
     assert main(["ops", "replay", *selection]) == 0
     out = capsys.readouterr().out
     assert "1 stored events replayed through EventRouterFunction (1 sent, 0 not processed)" in out
+
+
+def test_ops_replay_quarantine_stores_what_the_fix_accepts_on_the_local_stack(
+    stack, webhook_url, capsys
+):
+    from datetime import UTC, datetime
+
+    from tts_local.cli import main
+    from tts_sync.webhooks.dynamo_store import DynamoEventStore
+    from tts_sync.webhooks.intake import QuarantinedDelivery
+
+    # A signed delivery the intake refuses today: it stays quarantined after the replay.
+    refused = b'{"type": 1, "shop_id": "7494049642642441621", "timestamp": "soon", "data": {}}'
+    assert post_signed(webhook_url, refused, APP_KEY, APP_SECRET, timeout=30).status_code == 200
+    # One an older release quarantined and this one accepts.
+    dynamodb = stack.client("dynamodb")
+    quarantine = stack.physical_id("QuarantineTable")
+    store = DynamoEventStore(dynamodb, stack.physical_id("EventsTable"), quarantine)
+    store.quarantine(
+        QuarantinedDelivery(_body("e2e-quarantine-fixed"), "an old reason", datetime.now(UTC))
+    )
+    api = stack.ready_info["api_url"]
+
+    assert main(["ops", "replay-quarantine", "--local", api]) == 1  # one still fails
+    out = capsys.readouterr().out
+    assert "1 stored" in out and "1 still fail" in out and "timestamp" in out
+    assert _stored(stack, "e2e-quarantine-fixed") is not None
+    kept = dynamodb.scan(TableName=quarantine, ConsistentRead=True)["Items"]
+    assert [item["raw_body"]["B"] for item in kept] == [refused]

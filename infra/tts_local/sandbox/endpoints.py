@@ -425,6 +425,7 @@ def _require_tracking(value: object) -> str:
 
 
 def _after_shipment(state: SandboxState, order: Order) -> None:
+    order.rts_time = order.rts_time or _now()
     shipped = {p.id for p in state.packages.values() if p.status != "PROCESSING"}
     items = order.line_items
     if all(i.package_id in shipped for i in items):
@@ -434,9 +435,15 @@ def _after_shipment(state: SandboxState, order: Order) -> None:
     order.update_time = max(_now(), order.update_time + 1)  # TikTok's clock never goes back
 
 
-def _check_shippable(order: Order) -> None:
+def _check_shippable(order: Order, region: str = "") -> None:
     if order.status not in ("AWAITING_SHIPMENT", "PARTIALLY_SHIPPING"):
         raise ApiFailure(errors.ORDER_NOT_SHIPPABLE, f"order is {order.status}; cannot ship")
+    if order.buyer_cancel_requested:
+        if region != "US":
+            raise ApiFailure(
+                errors.CANCELLATION_REQUEST_PENDING, "the buyer's cancellation request is pending"
+            )
+        order.buyer_cancel_requested = False  # in the US shipping rejects the request
 
 
 @route("POST", "/fulfillment/202309/packages/{package_id}/ship")
@@ -448,8 +455,9 @@ def ship_package(state: SandboxState, call: Call) -> dict[str, Any]:
     if package.status != "PROCESSING":
         raise ApiFailure(errors.ORDER_NOT_SHIPPABLE, "package already shipped")
     orders = [state.orders[o] for o in package.order_ids]
+    region = call.shop.region if call.shop is not None else ""
     for order in orders:
-        _check_shippable(order)
+        _check_shippable(order, region)
     package.status, package.tracking_number = "FULFILLING", tracking
     package.shipping_provider_id, package.shipped_at = provider, _now()
     for order in orders:
@@ -462,11 +470,11 @@ def mark_shipped(state: SandboxState, call: Call) -> dict[str, Any]:
     order = _shop_order(state, call, call.params["order_id"])
     assert call.shop is not None
     if call.shop.region not in MARK_SHIPPED_REGIONS:
-        raise ApiFailure(errors.INVALID_PARAMETER, "not available in this shop's region")
+        raise ApiFailure(errors.MARK_SHIPPED_NOT_AVAILABLE, "not available in this shop's region")
     body = call.json()
     tracking = _require_tracking(body.get("tracking_number"))
     provider = _require_provider(state, body.get("shipping_provider_id"))
-    _check_shippable(order)
+    _check_shippable(order, call.shop.region)
     shipped = {p.id for p in state.packages.values() if p.status != "PROCESSING"}
     open_items = [i for i in order.line_items if i.package_id not in shipped]
     wanted = body.get("order_line_item_ids") or [i.id for i in open_items]

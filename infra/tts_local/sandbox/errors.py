@@ -23,6 +23,10 @@ INJECTED_ITEM_ERROR = 12052999
 # Fulfilment business errors.
 ORDER_NOT_SHIPPABLE = 21011001
 TRACKING_UPDATE_REFUSED = 21011002
+# tiktok-shop-api.md section 4: Mark Package As Shipped outside its markets; shipping over a
+# buyer's pending cancellation request (outside the US, where shipping rejects the request).
+MARK_SHIPPED_NOT_AVAILABLE = 21008106
+CANCELLATION_REQUEST_PENDING = 21011007
 
 
 class ApiFailure(Exception):

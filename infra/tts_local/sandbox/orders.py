@@ -114,6 +114,9 @@ class Order:
     cancel_reason: str = ""
     cancellation_initiator: str = ""  # BUYER, SELLER or SYSTEM
     request_cancel_time: int = 0
+    # The buyer asked to cancel and the seller has not answered yet (status unchanged).
+    buyer_cancel_requested: bool = False
+    rts_time: int = 0  # when the first package shipped (0: not yet)
     has_updated_recipient_address: bool = False
     order_type: str = "NORMAL"
     is_sample_order: bool = False
@@ -176,7 +179,10 @@ class Order:
             **self.deadlines(),
             "cancel_reason": self.cancel_reason,
             "cancellation_initiator": self.cancellation_initiator,
-            "is_buyer_request_cancel": self.cancellation_initiator == "BUYER",
+            "is_buyer_request_cancel": (
+                self.cancellation_initiator == "BUYER" or self.buyer_cancel_requested
+            ),
+            **({"rts_time": self.rts_time} if self.rts_time else {}),
             "request_cancel_time": self.request_cancel_time,
             "is_on_hold_order": self.status == "ON_HOLD",
             "fulfillment_type": self.fulfillment_type,

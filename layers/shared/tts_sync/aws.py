@@ -1,14 +1,17 @@
 """Lazily created AWS clients: one per container, never at import time, never per call.
 
-The endpoint comes from boto3's own AWS_ENDPOINT_URL support, which is how the local stack and
+The endpoint comes from the SDK's own AWS_ENDPOINT_URL support, which is how the local stack and
 the integration tests point every client at the moto server.
+
+Clients come from botocore directly: a boto3 client *is* a botocore client, and `import boto3`
+also loads s3transfer and the resource machinery, which no function here uses for a client.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import boto3
+import botocore.session
 from botocore.config import Config
 
 from tts_sync.container import container_cached, reset_container
@@ -31,7 +34,7 @@ FAST_CONFIG = Config(
 @container_cached
 def _client(service: str, profile: str = "default") -> Any:
     config = FAST_CONFIG if profile == "fast" else Config(retries={"mode": "standard"})
-    return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
+    return botocore.session.get_session().create_client(service, config=config)
 
 
 def dynamodb_client(*, fast: bool = False) -> DynamoDBClient:

@@ -155,7 +155,9 @@ def test_the_retention_sweep_erases_old_finished_orders_only(privacy_stack: Priv
     assert stack.job({"job": "retention"})["erased_orders"] == 0  # resumable, idempotent
 
 
-def test_overdue_requests_raise_the_deadline_metric(privacy_stack: PrivacyStack) -> None:
+def test_overdue_requests_raise_the_deadline_metric(
+    privacy_stack: PrivacyStack, capsys: pytest.CaptureFixture[str]
+) -> None:
     stack = privacy_stack
     now = stack.clock[0]
     for request_id, age_days, status in (
@@ -170,7 +172,12 @@ def test_overdue_requests_raise_the_deadline_metric(privacy_stack: PrivacyStack)
                 received_at=datetime.fromtimestamp(now - age_days * DAY, UTC),
             )
         )
+    capsys.readouterr()
     assert stack.job({"job": "deadlines"}) == {"job": "deadlines", "overdue": ["dsr-old"]}
+    output = capsys.readouterr().out.replace(" ", "")
+    # The alarm's metric, and the dashboard's gauge of every request still open.
+    assert '"PrivacyDeletionOverdue":[1.0]' in output
+    assert '"PrivacyRequestsOpen":[2.0]' in output
 
 
 def test_ops_read_a_receipt_from_the_console_and_the_cli(

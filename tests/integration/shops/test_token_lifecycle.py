@@ -594,3 +594,27 @@ def test_bad_console_event_gets_a_precise_error(wiring: Wiring, event, message) 
 def test_console_refresh_of_an_unknown_shop_names_it(wiring: Wiring) -> None:
     with pytest.raises(UnknownShopError, match="'404404'"):
         token_refresh({"shop_id": "404404"})
+
+
+def test_the_scheduled_run_reports_the_shops_it_reached_by_token_status(
+    wiring: Wiring, capsys
+) -> None:
+    for _ in range(2):
+        seed_shop(wiring, access_ttl=6 * DAY)
+    expiring = seed_shop(wiring, access_ttl=6 * DAY)
+    assert wiring.store.mark(
+        expiring.shop_id,
+        ShopStatus.REAUTHORIZATION_REQUIRED,
+        "authorization_expiring",
+        0,
+        event_time=None,
+    )
+    capsys.readouterr()
+    report = token_refresh(SCHEDULED_EVENT)
+    assert report["by_status"] == {"active": 2, "reauthorization_required": 1}
+    output = capsys.readouterr().out
+    metrics = emitted_metrics(output)
+    # Gauges for the dashboard, every status each run (zeros too, so the line is drawn).
+    assert metrics.count("ShopsActive") == 2
+    assert metrics.count("ShopsReauthorizationRequired") == 1
+    assert '"ShopsDeauthorized":[0.0]' in output.replace(" ", "")

@@ -42,9 +42,12 @@ IdStr = Annotated[
 class EventData(BaseModel):
     """Only what downstream cannot work without is required (the ids it re-fetches by): a field
     TikTok drops or renames must not send a whole event type to quarantine. Extra fields are
-    kept: TikTok adds fields without notice, and the raw payload is stored anyway."""
+    kept: TikTok adds fields without notice, and the raw payload is stored anyway.
 
-    model_config = ConfigDict(extra="allow")
+    Each type's validator is built when that type is first validated, not at import: a cold
+    container sees one type first, not all ten (part of the webhook's cold start)."""
+
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
 
 class OrderStatusChange(EventData):

@@ -24,6 +24,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from pydantic import ValidationError
 
+from tts_sync.audit.trail import hydration_not_done, webhook_received, write_audit
 from tts_sync.catalog.listing import listing_from_webhook, record_listing_status
 from tts_sync.catalog.refresh import refresh_products
 from tts_sync.errors import TtsSyncError
@@ -38,10 +39,12 @@ from tts_sync.events.catalogue import (
 )
 from tts_sync.events.stream import EventsStreamRecord, StoredEventImage
 from tts_sync.observability import MetricUnit, logger, metrics
-from tts_sync.orders.hydration import RETRY_OUTCOMES, hydrate_orders
+from tts_sync.orders.hydration import RETRY_OUTCOMES, HydrationOutcome, hydrate_orders
 from tts_sync.orders.runtime import OrderSyncDependencies, order_sync_dependencies
 from tts_sync.shops.tokens import AuthorizationEvent, handle_authorization_event
 from tts_sync.tiktok.retry import Deadline
+
+DONE_OUTCOMES = frozenset({HydrationOutcome.APPLIED, HydrationOutcome.UNCHANGED})
 
 
 class RecordNotProcessedError(TtsSyncError):
@@ -56,6 +59,10 @@ class BatchPlan:
     # (shop, product) -> sequence numbers of the records naming it
     products: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
     ignored: int = 0
+    # sequence number -> the stored webhook, for order events (their audit entries)
+    webhooks: dict[str, StoredEventImage] = field(default_factory=dict)
+    # (shop, order) -> what hydrating it came to, when not applied or unchanged, and why
+    not_done: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
 
 
 def handle_events_stream(event: dict[str, Any], context: Any, deadline: Deadline) -> dict[str, Any]:
@@ -65,6 +72,7 @@ def handle_events_stream(event: dict[str, Any], context: Any, deadline: Deadline
         _route(raw, plan, dependencies)
     _hydrate(plan, dependencies, deadline)
     _refresh_products(plan, dependencies, deadline)
+    _audit_webhooks(plan, dependencies)
     if plan.ignored:
         metrics.add_metric(name="StreamEventIgnored", unit=MetricUnit.Count, value=plan.ignored)
 
@@ -113,6 +121,7 @@ def _route(raw: dict[str, Any], plan: BatchPlan, dependencies: OrderSyncDependen
         if spec.domain is Domain.ORDERS:
             for order_id in order_ids_named(data):
                 plan.orders[(stored.shop_id, order_id)].append(sequence)
+                plan.webhooks[sequence] = stored
         elif spec.domain is Domain.CATALOG:
             _listing(stored, data, dependencies)
             for product_id in product_ids_named(data):
@@ -148,12 +157,20 @@ def _hydrate(plan: BatchPlan, dependencies: OrderSyncDependencies, deadline: Dea
         except Exception as exc:
             logger.exception("hydration failed", shop_id=shop_id)
             reasons = dict.fromkeys(order_ids, type(exc).__name__)
+            plan.not_done.update({(shop_id, o): ("failed", reasons[o]) for o in order_ids})
         else:
             reasons = {
                 order_id: report.reasons.get(order_id, outcome.value)
                 for order_id, outcome in report.outcomes.items()
                 if outcome in RETRY_OUTCOMES
             }
+            plan.not_done.update(
+                {
+                    (shop_id, order_id): (outcome.value, report.reasons.get(order_id, ""))
+                    for order_id, outcome in report.outcomes.items()
+                    if outcome not in DONE_OUTCOMES
+                }
+            )
         for order_id, reason in reasons.items():
             for sequence in plan.orders[(shop_id, order_id)]:
                 plan.failures.setdefault(sequence, f"order {order_id}: {reason}")
@@ -185,6 +202,34 @@ def _refresh_products(
         for product_id, reason in reasons.items():
             for sequence in plan.products[(shop_id, product_id)]:
                 plan.failures.setdefault(sequence, f"product {product_id}: {reason}")
+
+
+def _audit_webhooks(plan: BatchPlan, dependencies: OrderSyncDependencies) -> None:
+    """One entry per order a stored webhook names (keyed by the notification: a retried or
+    replayed record rewrites it), and one when its order could not be hydrated."""
+    entries = []
+    now = dependencies.clock()
+    for (shop_id, order_id), sequences in plan.orders.items():
+        not_done = plan.not_done.get((shop_id, order_id))
+        for sequence in sequences:
+            stored = plan.webhooks[sequence]
+            webhook = webhook_received(
+                shop_id=shop_id,
+                order_id=order_id,
+                received_at=stored.received_at.timestamp(),
+                event_key=stored.event_key,
+                notification_id=stored.notification_id,
+                event_type=stored.event_type,
+                event_type_name=stored.event_type_name,
+                event_timestamp=stored.event_timestamp,
+            )
+            entries.append(webhook)
+            if not_done is not None:
+                outcome, reason = not_done
+                entries.append(
+                    hydration_not_done(webhook, outcome=outcome, reason=reason, attempted_at=now)
+                )
+    write_audit(dependencies.sync.audit, entries)
 
 
 def _listing(

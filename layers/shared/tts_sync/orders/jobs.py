@@ -6,6 +6,10 @@ their `job` field (the schedules' Input in template.yaml sets it).
 - {"job": "backfill", "shop_id", "from", "to"}: import a window (<= 30 days, <= 90 days back).
 - {"job": "rejected_listings", "shop_id"}: listings TikTok rejected, with its reasons.
 - {"job": "reservations", "shop_id", "sku_id"}: the units open orders hold on a SKU.
+- {"job": "audit", "order_id", "shop_id"?}: the order's audit trail, in order (no PII).
+- {"job": "order", "order_id", "shop_id"?}: the order record's state (no PII).
+- {"job": "shop", "shop_id"}: the shop's status, token expiry times (never the tokens),
+  webhook subscriptions.
 """
 
 from __future__ import annotations
@@ -16,12 +20,16 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.metrics import single_metric
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from tts_sync.audit.models import order_subject
+from tts_sync.audit.runtime import audit_dependencies
+from tts_sync.audit.trail import order_trail, render_trail
 from tts_sync.config import load_config
 from tts_sync.errors import TtsSyncError
 from tts_sync.observability import MetricUnit, logger, metrics
+from tts_sync.ops.show import order_view, shop_view
 from tts_sync.orders.deadlines import sweep_ship_deadlines
 from tts_sync.orders.reconcile import BackfillRangeError, backfill_shop, reconcile_shop
-from tts_sync.orders.reservations import ReservationState
+from tts_sync.orders.reservations import ReservationState, units_by_sku
 from tts_sync.orders.runtime import OrderSyncConfig, OrderSyncDependencies, order_sync_dependencies
 from tts_sync.tiktok.retry import Deadline
 
@@ -66,14 +74,48 @@ class Reservations(_Job):
     sku_id: Annotated[str, Field(min_length=1, max_length=64)]
 
 
-Job = Annotated[
-    Reconcile | ShipDeadlines | Backfill | RejectedListings | Reservations,
-    Field(discriminator="job"),
-]
-_JOB: TypeAdapter[Reconcile | ShipDeadlines | Backfill | RejectedListings | Reservations] = (
-    TypeAdapter(Job)
+OrderId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_-]+$")]
+
+
+class AuditTrail(_Job):
+    job: Literal["audit"]
+    order_id: OrderId
+    shop_id: ShopId | None = None
+
+
+class ShowOrder(_Job):
+    job: Literal["order"]
+    order_id: OrderId
+    shop_id: ShopId | None = None
+
+
+class ShowShop(_Job):
+    job: Literal["shop"]
+    shop_id: ShopId
+
+
+AnyJob = (
+    Reconcile
+    | ShipDeadlines
+    | Backfill
+    | RejectedListings
+    | Reservations
+    | AuditTrail
+    | ShowOrder
+    | ShowShop
 )
-JOB_NAMES = ("reconcile", "ship_deadlines", "backfill", "rejected_listings", "reservations")
+Job = Annotated[AnyJob, Field(discriminator="job")]
+_JOB: TypeAdapter[AnyJob] = TypeAdapter(Job)
+JOB_NAMES = (
+    "reconcile",
+    "ship_deadlines",
+    "backfill",
+    "rejected_listings",
+    "reservations",
+    "audit",
+    "order",
+    "shop",
+)
 
 
 def handle_order_sync_event(event: Any, deadline: Deadline) -> dict[str, Any]:
@@ -98,6 +140,8 @@ def handle_order_sync_event(event: Any, deadline: Deadline) -> dict[str, Any]:
             "shop_id": job.shop_id,
             "rejected": [listing.model_dump(mode="json") for listing in listings],
         }
+    if isinstance(job, AuditTrail | ShowOrder | ShowShop):
+        return _show(job, dependencies)
     reservations = dependencies.sync.store.reservations(job.shop_id, job.sku_id)
     held = [r for r in reservations if r.state is ReservationState.HELD]
     return {
@@ -183,9 +227,40 @@ def _backfill(
     return result
 
 
-def parse_order_sync_event(
-    event: Any,
-) -> Reconcile | ShipDeadlines | Backfill | RejectedListings | Reservations:
+def _show(
+    job: AuditTrail | ShowOrder | ShowShop, dependencies: OrderSyncDependencies
+) -> dict[str, Any]:
+    """The ops views (tts-sync ops audit / show): no PII, never tokens."""
+    if isinstance(job, ShowShop):
+        shop = dependencies.shops.get(job.shop_id)
+        if shop is None:
+            raise InvalidOrderSyncEventError(f"shop: no shop {job.shop_id} is stored")
+        return {"job": job.job, "shop": shop_view(shop, dependencies.clock())}
+    reader = audit_dependencies().reader
+    if isinstance(job, AuditTrail):
+        trail = order_trail(reader, job.order_id, job.shop_id)
+        return {"job": job.job, **trail.as_dict(), "text": render_trail(trail)}
+    shop_id = job.shop_id
+    if shop_id is None:  # the trail knows the order's shop (order ids are global on TikTok)
+        first = reader.entries(order_subject(job.order_id), limit=1)
+        if not first:
+            raise InvalidOrderSyncEventError(
+                f"order: no audit entry names order {job.order_id}; give its shop_id"
+            )
+        shop_id = first[0].shop_id
+    stored = dependencies.sync.store.get_many(shop_id, [job.order_id]).get(job.order_id)
+    if stored is None:
+        return {"job": job.job, "shop_id": shop_id, "order_id": job.order_id, "order": None}
+    reservations = [
+        r
+        for sku_id in sorted(set(units_by_sku(stored.record)))
+        for r in dependencies.sync.store.reservations(shop_id, sku_id)
+        if r.order_id == job.order_id
+    ]
+    return {"job": job.job, "order": order_view(stored, reservations)}
+
+
+def parse_order_sync_event(event: Any) -> AnyJob:
     """The job `event` asks for; InvalidOrderSyncEventError says precisely what is wrong."""
     if not isinstance(event, dict) or event.get("job") not in JOB_NAMES:
         raise InvalidOrderSyncEventError(

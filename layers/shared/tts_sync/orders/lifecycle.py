@@ -145,7 +145,11 @@ def describe_change(previous: OrderRecord | None, new: OrderRecord) -> OrderChan
     previous_stage = stage(previous.status) if previous else None
     new_stage = stage(new.status)
     if new_stage != previous_stage and new_stage in EVENT_BY_STAGE:
-        events.append(EVENT_BY_STAGE[new_stage])
+        already_announced = new_stage is Stage.SHIPPED and bool(new.shipments)
+        # A shipment tts-sync uploaded was announced then ("Order Shipped" with its tracking,
+        # tts_sync.fulfilment): TikTok catching up is not a second shipment.
+        if not already_announced:
+            events.append(EVENT_BY_STAGE[new_stage])
     if (
         previous is not None
         and "recipient_address" in changes

@@ -68,6 +68,21 @@ class Cancellation(_Part):
     request_cancel_time: int | None = None
 
 
+class UploadedShipment(_Part):
+    """A shipment tts-sync uploaded (tts_sync.fulfilment): what TikTok now shows for one
+    package. Kept across order syncs (TikTok's reads do not carry it); no buyer data."""
+
+    business_key: str  # order#package-or-lines#tracking: the upload's idempotency key
+    package_id: str = ""
+    line_item_ids: list[str] = Field(default_factory=list)
+    carrier: str
+    shipping_provider_id: str
+    tracking_number: str
+    shipped_at: int  # unix seconds (the back office's)
+    uploaded_at: int  # unix seconds (when TikTok confirmed it)
+    action: str
+
+
 class OrderRecord(_Part):
     shop_id: str
     order_id: str
@@ -94,6 +109,8 @@ class OrderRecord(_Part):
     # SKUs of lines with no seller SKU: the back office cannot map them (stored, flagged).
     unmapped_skus: list[str] = Field(default_factory=list)
     buyer: BuyerData = Field(default_factory=BuyerData, repr=False)
+    # Tracking uploads tts-sync made (not from TikTok's reads: order sync carries them over).
+    shipments: list[UploadedShipment] = Field(default_factory=list)
     # Bookkeeping: when we read this state from TikTok (ms, our clock) and how.
     fetched_at_ms: int = 0
     source: OrderSource = OrderSource.WEBHOOK
@@ -156,8 +173,9 @@ class OrderRecord(_Part):
 
     @property
     def content_hash(self) -> str:
-        """What TikTok said, bookkeeping left out: equal hashes are the same state."""
-        facts = self.model_dump(mode="json", exclude={"fetched_at_ms", "source"})
+        """What TikTok said, bookkeeping (and our own uploads) left out: equal hashes are the
+        same state."""
+        facts = self.model_dump(mode="json", exclude={"fetched_at_ms", "source", "shipments"})
         encoded = json.dumps(facts, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(encoded).hexdigest()[:32]
 

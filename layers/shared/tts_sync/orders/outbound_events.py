@@ -23,6 +23,7 @@ from tts_sync.outbound import (
     OutboundEvent,
     OutboundLine,
     OutboundPayment,
+    OutboundShipment,
     ShippingAddress,
 )
 
@@ -127,6 +128,19 @@ def order_snapshot(record: OrderRecord) -> OrderSnapshot:
             tax=record.payment.tax,
             total_amount=record.payment.total_amount,
         ),
+        shipments=[
+            OutboundShipment(
+                package_id=s.package_id,
+                line_item_ids=list(s.line_item_ids),
+                carrier=s.carrier,
+                shipping_provider_id=s.shipping_provider_id,
+                tracking_number=s.tracking_number,
+                shipped_at=s.shipped_at,
+                uploaded_at=s.uploaded_at,
+                action=s.action,
+            )
+            for s in record.shipments
+        ],
     )
 
 

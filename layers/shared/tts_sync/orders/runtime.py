@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
+from tts_sync.audit.runtime import audit_dependencies
 from tts_sync.aws import dynamodb_client, events_client
 from tts_sync.catalog.dynamo_store import DynamoCatalogMap, DynamoListingStore
 from tts_sync.catalog.listing import ListingContext
@@ -87,7 +88,9 @@ def _default_dependencies() -> OrderSyncDependencies:
     store = DynamoOrderStore(client, config.orders_table_name, config.reservations_table_name)
     shops = shop_store()
     return OrderSyncDependencies(
-        sync=SyncContext(store=store, publisher=publisher, clock=time.time),
+        sync=SyncContext(
+            store=store, publisher=publisher, clock=time.time, audit=audit_dependencies().log
+        ),
         listings=ListingContext(
             store=DynamoListingStore(client, config.catalog_table_name),
             publisher=publisher,

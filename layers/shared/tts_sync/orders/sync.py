@@ -18,6 +18,8 @@ from enum import StrEnum
 
 from pydantic import ValidationError
 
+from tts_sync.audit.ports import NO_AUDIT, AuditLog
+from tts_sync.audit.trail import order_written, outbound_events, write_audit
 from tts_sync.errors import StorageUnavailableError, TtsSyncError
 from tts_sync.observability import MetricUnit, logger, metrics
 from tts_sync.orders.lifecycle import describe_change, is_newer
@@ -48,6 +50,7 @@ class SyncContext:
     store: OrderStore
     publisher: EventPublisher
     clock: Callable[[], float]
+    audit: AuditLog = NO_AUDIT  # the order's trail (tts_sync.audit); never fails a write
 
 
 @dataclass
@@ -119,6 +122,9 @@ def _apply_one(
         if previous is not None and previous.buyer.erased_at is not None:
             # Erased buyer data stays erased whatever TikTok still returns (tts_sync.privacy).
             record = record.model_copy(update={"buyer": previous.buyer})
+        if previous is not None and previous.shipments:
+            # Our tracking uploads are not in TikTok's reads: they stay on the record.
+            record = record.model_copy(update={"shipments": previous.shipments})
         if not is_newer(record, previous):
             return ApplyOutcome.UNCHANGED, []
         now = context.clock()
@@ -153,6 +159,11 @@ def _apply_one(
                 source=record.source.value,
             )
             stored[record.order_id] = item
+            read_at = record.fetched_at_ms / 1000 if record.fetched_at_ms else now
+            write_audit(
+                context.audit,
+                order_written(previous, item, change.changes, write.reservations, at=read_at),
+            )
             if current is not None and _stale_pending(current, context):
                 # A dead writer's events ride along with ours (oldest first), not left waiting.
                 ours = {event.event_id for event in events}
@@ -182,6 +193,7 @@ def _publish(
         failed = set(exc.failed_event_ids)
         logger.error("outbound events not published; kept pending", failed=len(failed))
         metrics.add_metric(name="OutboundPublishFailed", unit=MetricUnit.Count, value=len(failed))
+    write_audit(context.audit, outbound_events(events, failed))
     for order_id, batch in events_by_order.items():
         published = [event.event_id for event in batch if event.event_id not in failed]
         refused = len(published) < len(batch)

@@ -21,6 +21,7 @@ from tts_sync.outbound.models import (
     OutboundEvent,
     OutboundLine,
     OutboundPayment,
+    OutboundShipment,
     PrivacyDeletionDetail,
     ShippingAddress,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "OutboundLine",
     "OutboundPayment",
     "OutboundPublishError",
+    "OutboundShipment",
     "PrivacyDeletionDetail",
     "ShippingAddress",
 ]

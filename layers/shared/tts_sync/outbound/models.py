@@ -102,6 +102,20 @@ class OutboundPayment(_Contract):
     total_amount: Money = ""
 
 
+class OutboundShipment(_Contract):
+    """A shipment tts-sync uploaded to TikTok (tracking uploads): carrier and tracking number
+    of one package. Not buyer data."""
+
+    package_id: str = ""
+    line_item_ids: list[str] = []
+    carrier: str  # the back office's name for it
+    shipping_provider_id: str  # TikTok's id the carrier was mapped to
+    tracking_number: str
+    shipped_at: int  # unix seconds, the back office's time of shipping
+    uploaded_at: int  # unix seconds, when TikTok confirmed it
+    action: str  # mark_shipped | ship_package | update_shipping_info | already_shipped
+
+
 class OrderSnapshot(_Contract):
     """The order as tts-sync stored it after the change; no buyer identity (see module doc)."""
 
@@ -121,6 +135,7 @@ class OrderSnapshot(_Contract):
     packages: list[str] = []
     line_items: list[OutboundLine] = []
     payment: OutboundPayment = OutboundPayment()
+    shipments: list[OutboundShipment] = []  # uploaded by tts-sync (tracking uploads)
 
 
 class ShippingAddress(_Contract):

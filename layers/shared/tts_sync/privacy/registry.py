@@ -72,8 +72,29 @@ STORES: dict[str, Store] = {
         "stock levels and reservation stream batches that failed every attempt",
         "14-day retention",
     ),
+    "TrackingUploadQueue": Store(
+        Coverage.NO_PII,
+        "back-office shipments (shop, order, line and package ids, carrier, tracking number)",
+        "kept",
+    ),
+    "TrackingUploadDeadLetterQueue": Store(
+        Coverage.NO_PII, "shipments that failed every attempt", "14-day retention"
+    ),
+    "FulfilmentTable": Store(
+        Coverage.NO_PII,
+        "carrier maps and overrides, fulfilment settings, upload claims (business keys), "
+        "refusals (codes, reasons, carrier, tracking number)",
+        "kept; claims expire after 90 days, refusals after 30",
+    ),
     "SyncStateTable": Store(
         Coverage.NO_PII, "poll watermarks, orders TikTok left out (ids, counts)", "kept"
+    ),
+    "AuditTable": Store(
+        Coverage.NO_PII,
+        "per-order audit trail: ids (shop, order, notification, event, package), statuses, "
+        "SKUs, warehouses, counts and reasons; the builders in tts_sync.audit.trail take no "
+        "buyer field (tests/unit/audit asserts no seeded buyer value ever appears)",
+        "kept until its TTL (AuditRetentionDays, 90 days by default)",
     ),
     "RateLimitTable": Store(Coverage.NO_PII, "token buckets per shop", "kept"),
     "OAuthStateTable": Store(Coverage.NO_PII, "single-use OAuth states (10 minutes)", "kept"),
@@ -134,6 +155,7 @@ ORDER_KEPT_FIELDS = frozenset(
         "line_items",
         "payment",
         "unmapped_skus",
+        "shipments",
         "fetched_at_ms",
         "source",
     }

@@ -78,12 +78,15 @@ def overdue_requests(context: ErasureContext, deadline_seconds: int) -> list[str
     """Requests still not completed `deadline_seconds` after they were received: the metric
     PrivacyDeletionOverdue (alarmed) and one log line each (ids only)."""
     now = context.clock()
+    open_requests = context.receipts.in_progress()
     overdue = [
         receipt.request_id
-        for receipt in context.receipts.in_progress()
+        for receipt in open_requests
         if receipt.received_at.timestamp() < now - deadline_seconds
     ]
     metrics.add_metric(name="PrivacyDeletionOverdue", unit=MetricUnit.Count, value=len(overdue))
+    # A gauge beside it for the dashboard: every request not completed yet, overdue or not.
+    metrics.add_metric(name="PrivacyRequestsOpen", unit=MetricUnit.Count, value=len(open_requests))
     for request_id in overdue:
         logger.error("deletion request overdue", request_id=request_id)
     return overdue

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tts_sync.config import load_config
 from tts_sync.errors import TtsSyncError
 from tts_sync.observability import MetricUnit, logger, metrics
+from tts_sync.shops.models import ShopStatus
 from tts_sync.shops.runtime import TokenRefreshConfig, shop_dependencies
 from tts_sync.shops.subscriptions import webhook_address
 from tts_sync.shops.tokens import (
@@ -26,6 +27,13 @@ from tts_sync.shops.tokens import (
     run_scheduled,
 )
 from tts_sync.tiktok.retry import Deadline
+
+# Gauges each scheduled run emits: how many shops it reached are in each status.
+SHOPS_BY_STATUS_METRIC = {
+    ShopStatus.ACTIVE: "ShopsActive",
+    ShopStatus.REAUTHORIZATION_REQUIRED: "ShopsReauthorizationRequired",
+    ShopStatus.DEAUTHORIZED: "ShopsDeauthorized",
+}
 
 
 class InvalidTokenRefreshEventError(TtsSyncError):
@@ -73,6 +81,12 @@ def _scheduled(deadline: Deadline) -> dict[str, Any]:
         metrics.add_metric(name="TokenRunShopErrors", unit=MetricUnit.Count, value=report.errors)
     if report.deferred:
         metrics.add_metric(name="TokenRunDeferred", unit=MetricUnit.Count, value=report.deferred)
+    for status in ShopStatus:  # every status each run, zeros included: the dashboard's gauges
+        metrics.add_metric(
+            name=SHOPS_BY_STATUS_METRIC[status],
+            unit=MetricUnit.Count,
+            value=report.by_status.get(status.value, 0),
+        )
     return summary
 
 

@@ -454,6 +454,8 @@ class RunReport:
     subscriptions_repaired: int = 0
     refusals_not_marked: int = 0  # held back by the refusal breaker (retried next run)
     failed_shop_ids: list[str] = field(default_factory=list)
+    # The shops the run reached, by status after it (the dashboard's "shops by token status").
+    by_status: dict[str, int] = field(default_factory=dict)
 
     def count(self, outcome: RefreshOutcome) -> None:
         name = outcome.value
@@ -496,6 +498,9 @@ def run_scheduled(
                 breaker=breaker,
             )
             report.count(outcome)
+            report.by_status[current.status.value] = (
+                report.by_status.get(current.status.value, 0) + 1
+            )
             if outcome is RefreshOutcome.REAUTHORIZATION_REQUIRED or needs_consent(current):
                 continue  # its calls would only meet expired tokens until the seller consents
             repaired = _repair_subscriptions(

@@ -28,6 +28,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from tts_sync.audit.models import AuditEntry
+from tts_sync.audit.ports import NO_AUDIT, AuditLog
+from tts_sync.audit.trail import stock_export, write_audit
 from tts_sync.catalog.models import CatalogSku
 from tts_sync.errors import StorageUnavailableError
 from tts_sync.observability import MetricUnit, logger, metrics
@@ -81,6 +84,7 @@ class ExportContext:
     shops: ShopAccessSource
     api: Callable[[], InventoryApi]  # a factory: a batch of refusals never reads the secret
     clock: Callable[[], float]
+    audit: AuditLog = NO_AUDIT  # per SKU and warehouse pushed (read with the orders holding it)
 
 
 @dataclass(frozen=True)
@@ -463,6 +467,7 @@ def _push_product(
             failed_skus[error.sku_id] = why
     superseded: list[_Work] = []
     confirmed: list[tuple[_Work, int, int]] = []
+    audit = []
     for sku_id, entries in pending.items():
         for work, value, reserved in entries:
             failure = failed_skus.get(sku_id) or failed_keys.get(work.key)
@@ -470,6 +475,7 @@ def _push_product(
                 confirmed.append((work, value, reserved))
                 continue
             code, reason = failure
+            audit.append(_exported(work, value, reserved, now(), reason=reason, code=code))
             context.ledger.record_failure(shop_id, work.key, value=value, error=reason, at=now())
             if code in PERMANENT_ITEM_CODES:
                 context.catalog.block_sku(shop_id, sku_id, reason)
@@ -477,6 +483,7 @@ def _push_product(
             else:
                 _settle(report, work, ExportOutcome.RETRY, reason)
     if not confirmed:
+        write_audit(context.audit, audit)
         return superseded
     results = context.ledger.record_confirmations(
         [
@@ -485,12 +492,43 @@ def _push_product(
         ],
         at=now(),
     )
-    for (work, _, _), recorded in zip(confirmed, results, strict=True):
+    for (work, value, reserved), recorded in zip(confirmed, results, strict=True):
+        audit.append(_exported(work, value, reserved, now(), confirmed=recorded))
         if recorded:
             _settle(report, work, ExportOutcome.EXPORTED)
         else:
             superseded.append(work)
+    write_audit(context.audit, audit)
     return superseded
+
+
+def _exported(
+    work: _Work,
+    value: int,
+    reserved: int,
+    at: float,
+    *,
+    confirmed: bool = False,
+    reason: str = "",
+    code: int | None = None,
+) -> AuditEntry:
+    """The SKU's audit entry for this push (a newer level in flight: sent, not confirmed)."""
+    if reason:
+        outcome = "refused" if code in PERMANENT_ITEM_CODES else "retry"
+    else:
+        outcome = "confirmed" if confirmed else "superseded in flight"
+    return stock_export(
+        shop_id=work.sku.shop_id,
+        sku_id=work.sku.sku_id,
+        warehouse_id=work.warehouse_id,
+        value=value,
+        reserved_units=reserved,
+        confirmed=confirmed,
+        outcome=outcome,
+        at=at,
+        reason=reason,
+        code=code,
+    )
 
 
 def _reloaded(shop_id: str, works: list[_Work], context: ExportContext) -> list[_Work]:

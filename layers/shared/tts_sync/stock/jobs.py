@@ -5,7 +5,8 @@ told apart by their `job` field:
   even values TikTok already confirmed.
 - {"job": "buffer_rules", "shop_id", "rules"?}: show the shop's buffer rules; set them when
   `rules` is given ({"percent_listed", "fixed_reserve", "max_listed"}).
-- {"job": "stock", "shop_id", "sku_id"?}: what TikTok was told per SKU and warehouse, and why.
+- {"job": "stock", "shop_id", "sku_id"?, "seller_sku"?}: what TikTok was told per SKU and
+  warehouse, and why (a seller SKU is looked up in the catalog map).
 - {"job": "refusals", "shop_id"}: levels never exported, with their reasons.
 - {"job": "catalog_sync", "shop_id"}: rebuild the catalog map from Product Search / Detail;
   reports empty and duplicate seller SKUs, revives SKUs a refusal had blocked.
@@ -58,6 +59,7 @@ class ShowStock(_Job):
     job: Literal["stock"]
     shop_id: ShopId
     sku_id: str | None = None
+    seller_sku: Annotated[str, Field(min_length=1, max_length=256)] | None = None
 
 
 class ShowRefusals(_Job):
@@ -159,7 +161,11 @@ def handle_stock_job(event: Any, deadline: Deadline) -> dict[str, Any]:
         rules = context.ledger.buffer_rules(job.shop_id)
         return {"job": job.job, "shop_id": job.shop_id, "rules": rules.model_dump()}
     if isinstance(job, ShowStock):
-        entries = context.ledger.levels(job.shop_id, [job.sku_id] if job.sku_id else None)
+        sku_ids = [job.sku_id] if job.sku_id else None
+        if job.seller_sku is not None:  # the SKU(s) the catalog map knows by this seller SKU
+            found = context.catalog.skus_by_seller_sku(job.shop_id, {job.seller_sku})
+            sku_ids = sorted({sku.sku_id for sku in found.values()} | set(sku_ids or []))
+        entries = context.ledger.levels(job.shop_id, sku_ids) if sku_ids != [] else []
         return {
             "job": job.job,
             "shop_id": job.shop_id,

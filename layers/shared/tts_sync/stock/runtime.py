@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
+from tts_sync.audit.runtime import audit_dependencies
 from tts_sync.aws import dynamodb_client
 from tts_sync.catalog.dynamo_store import DynamoCatalogMap
 from tts_sync.catalog.ports import CatalogApi, CatalogStore
@@ -49,6 +50,7 @@ def _default_dependencies() -> QuantityExportDependencies:
             shops=StoreShopAccess(shops),
             api=shop_api_client,
             clock=time.time,
+            audit=audit_dependencies().log,
         ),
         catalog=catalog,
         catalog_api=shop_api_client,

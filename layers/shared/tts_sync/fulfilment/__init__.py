@@ -1,0 +1,1 @@
+"""Fulfilment: the carrier mapping and tracking uploads (TrackingUploadQueue -> TikTok)."""
