@@ -116,7 +116,7 @@ def test_reserialised_json_with_same_content_is_refused(sandbox: Sandbox, demo: 
 
 
 @pytest.mark.parametrize(
-    ("offset", "accepted"), [(-299, True), (-301, False), (25, True), (35, False)]
+    ("offset", "accepted"), [(-295, True), (-305, False), (25, True), (35, False)]
 )
 def test_timestamp_window_is_minus_five_minutes_to_plus_thirty_seconds(
     sandbox: Sandbox, demo: DemoData, offset: int, accepted: bool

@@ -186,8 +186,11 @@ def _refresh_products(
         reasons: dict[str, str]
         access = dependencies.shop_access.access(shop_id)
         if dependencies.products is None:
-            reasons = dict.fromkeys(product_ids, "product refresh not configured")
-        elif access is None:
+            # A wiring without the catalog map (the listing status alone): nothing to refresh;
+            # failing the records would only retry them until they expire.
+            logger.debug("product refresh not wired", shop_id=shop_id)
+            continue
+        if access is None:
             # Disconnected: nothing to read; a reconnect runs a full catalog sync anyway.
             logger.info("product webhook of a shop not connected", shop_id=shop_id)
             continue
