@@ -21,6 +21,7 @@ from tts_sync.fulfilment.models import (
     RefusalCode,
     TrackingUpload,
 )
+from tts_sync.orders.models import UploadedShipment
 from tts_sync.tiktok.models import Order, OrderLineItem
 
 SHOP, ORDER, OPTION = "7495540735365777507", "576653688135258178", "7129736992520250113"
@@ -131,7 +132,11 @@ def test_ship_package_is_refused_for_part_of_a_package() -> None:
 
 
 def test_a_correction_naming_part_of_a_shipped_package_is_refused() -> None:
-    o = order(line("L1", tracking="1ZOLD0000000001"), line("L2", tracking="1ZOLD0000000001"))
+    o = order(
+        line("L1", tracking="1ZOLD0000000001"),
+        line("L2", tracking="1ZOLD0000000001"),
+        rts_time=NOW - 3600,
+    )
     for region in ("MY", "US"):
         refused = run(message(line_item_ids=["L2"]), o, region=region)
         assert isinstance(refused, Refused) and refused.code is RefusalCode.PARTIAL_PACKAGE
@@ -183,3 +188,44 @@ def test_an_on_hold_message_backs_off_after_the_hold_and_reaches_the_dlq_as_docu
     assert 3540 + sum(late) == 9330  # README: up to ~2 h 36 min after payment
     # Never a minute apart past the nominal end (the defect: 8 receives in ~65 min).
     assert on_hold_wait(PAID, PAID + ON_HOLD_SECONDS + 600) == 900
+
+
+def shipment(uploaded_at: int) -> UploadedShipment:
+    return UploadedShipment(
+        business_key=f"{ORDER}#package:P1#1ZOLD0000000001",
+        package_id="P1",
+        carrier="UPS",
+        shipping_provider_id="P-UPS",
+        tracking_number="1ZOLD0000000001",
+        shipped_at=uploaded_at,
+        uploaded_at=uploaded_at,
+        action="ship_package",
+    )
+
+
+def correct(o: Order, uploaded: list[UploadedShipment]) -> Decision | Refused:
+    return decide(
+        message(package_id="P1"),
+        o,
+        region="US",
+        carriers=CARRIERS,
+        settings=FulfilmentSettings(),
+        uploaded=uploaded,
+        now=NOW,
+    )
+
+
+def test_the_72_hour_window_runs_from_the_earliest_known_shipping_time() -> None:
+    shipped = line("L1", tracking="1ZOLD0000000001")
+    # TikTok's rts_time is 80 h old; a later recorded upload (a correction) does not restart it.
+    refused = correct(order(shipped, rts_time=NOW - 80 * 3600), [shipment(NOW - 3600)])
+    assert isinstance(refused, Refused) and refused.code is RefusalCode.CORRECTION_TOO_LATE
+    # Our recorded upload is the older one: it anchors the window.
+    refused = correct(order(shipped, rts_time=NOW - 3600), [shipment(NOW - 73 * 3600)])
+    assert isinstance(refused, Refused) and refused.code is RefusalCode.CORRECTION_TOO_LATE
+    decision = correct(order(shipped, rts_time=NOW - 3600), [shipment(NOW - 7200)])
+    assert isinstance(decision, Decision) and decision.action is Action.UPDATE_SHIPPING_INFO
+    # Neither known: refused, not corrected blindly.
+    refused = correct(order(shipped), [])
+    assert isinstance(refused, Refused)
+    assert refused.code is RefusalCode.CORRECTION_WINDOW_UNKNOWN

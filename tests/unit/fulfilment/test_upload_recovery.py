@@ -93,6 +93,7 @@ def tiktok_order(tracking: str = "", status: str = "AWAITING_SHIPMENT") -> Order
         update_time=NOW - 7200,
         paid_time=NOW - 7200,
         delivery_option_id=OPTION,
+        rts_time=NOW - 600 if tracking else None,
         line_items=[line],
     )
 

@@ -265,7 +265,14 @@ def _already_shipped(
             "package_id (or all its lines)",
         )
     shipped_at = _shipped_time(package_id, order, uploaded)
-    if shipped_at is not None and now - shipped_at > CORRECTION_WINDOW_SECONDS:
+    if shipped_at is None:
+        return Refused(
+            RefusalCode.CORRECTION_WINDOW_UNKNOWN,
+            f"package {package_id} of order {order.id} shipped with another tracking number, "
+            "but neither TikTok (rts_time) nor tts-sync knows when: TikTok takes corrections "
+            "only within 72 h of shipping; correct it in Seller Center",
+        )
+    if now - shipped_at > CORRECTION_WINDOW_SECONDS:
         hours = int((now - shipped_at) // 3600)
         # The tracking numbers stay out of the reason (it is logged); the refusal record
         # keeps the message's.
@@ -283,11 +290,12 @@ def _already_shipped(
 
 
 def _shipped_time(package_id: str, order: Order, uploaded: list[UploadedShipment]) -> int | None:
-    """When the package shipped: our own upload of it, else TikTok's rts_time for the order."""
-    ours = [s.uploaded_at for s in uploaded if s.package_id == package_id]
-    if ours:
-        return min(ours)
-    return order.rts_time or None
+    """When the package shipped, for the 72 h window: the earliest of TikTok's rts_time and
+    any shipment of it tts-sync recorded (a correction does not restart the window)."""
+    known = [s.uploaded_at for s in uploaded if s.package_id == package_id and s.uploaded_at]
+    if order.rts_time:
+        known.append(order.rts_time)
+    return min(known) if known else None
 
 
 def _provider(message: TrackingUpload, order: Order, carriers: CarrierMap) -> str | Refused:

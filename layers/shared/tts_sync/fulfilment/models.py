@@ -146,6 +146,7 @@ class RefusalCode(StrEnum):
     LINE_CANCELLED = "line_cancelled"
     MIXED_SHIPMENT = "mixed_shipment"
     CORRECTION_TOO_LATE = "correction_too_late"
+    CORRECTION_WINDOW_UNKNOWN = "correction_window_unknown"
     TIKTOK_REFUSED = "tiktok_refused"
 
 
