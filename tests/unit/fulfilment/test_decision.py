@@ -12,6 +12,7 @@ from tts_sync.fulfilment.decision import (
     Decision,
     Refused,
     decide,
+    fallback_to_package,
     on_hold_wait,
 )
 from tts_sync.fulfilment.models import (
@@ -229,3 +230,14 @@ def test_the_72_hour_window_runs_from_the_earliest_known_shipping_time() -> None
     refused = correct(order(shipped), [])
     assert isinstance(refused, Refused)
     assert refused.code is RefusalCode.CORRECTION_WINDOW_UNKNOWN
+
+
+def test_the_mark_shipped_fallback_never_ships_part_of_a_package() -> None:
+    o = order(line("L1"), line("L2"))
+    part = run(message(line_item_ids=["L1"]), o)
+    assert isinstance(part, Decision) and part.action is Action.MARK_SHIPPED
+    assert fallback_to_package(part, o, message(line_item_ids=["L1"])) is None
+    whole = run(message(), o)
+    assert isinstance(whole, Decision)
+    fallback = fallback_to_package(whole, o, message())
+    assert fallback is not None and fallback.package_id == "P1"

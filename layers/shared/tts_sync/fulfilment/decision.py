@@ -181,8 +181,8 @@ def fallback_to_package(
         line.package_id for line in order.line_items if line.id in set(decision.line_item_ids)
     }
     package_id = message.package_id or (packages.pop() if len(packages) == 1 else "")
-    if not package_id:
-        return None
+    if not package_id or not set(_package_lines(order, package_id)) <= set(decision.line_item_ids):
+        return None  # Ship Package would ship lines not named: TikTok's refusal stands
     return Decision(
         Action.SHIP_PACKAGE,
         decision.shipping_provider_id,
