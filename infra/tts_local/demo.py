@@ -18,6 +18,7 @@ import httpx
 from tts_local.demo_audit import run_audit_act
 from tts_local.demo_orders import run_order_act
 from tts_local.demo_privacy import run_privacy_act
+from tts_local.demo_stock import run_stock_act
 from tts_local.demo_tracking import run_tracking_act
 from tts_local.webhook_sender import post_signed
 from tts_sync.shops.dynamo_store import LEASE_KEY_PREFIX, shop_from_item
@@ -189,6 +190,7 @@ def run_demo(
         failures += run_order_act(ready, shop_id, dynamodb, sqs, client, out)
         failures += run_tracking_act(ready, shop_id, dynamodb, sqs, client, out)
         failures += run_privacy_act(ready, shop_id, dynamodb, sqs, out)
+        failures += run_stock_act(ready, shop_id, sqs, client, out)
         failures += follow_deauthorization(ready, dynamodb, out, url, app_key, app_secret, client)
         failures += run_audit_act(ready, shop_id, dynamodb, out)
     refused = sum(1 for d in burst if d.status in (401, 413))

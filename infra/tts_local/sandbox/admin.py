@@ -12,7 +12,12 @@ POST   /_admin/auth-codes            {shop_ids} -> {auth_code}
 POST   /_admin/warehouses            {shop_id, id?, name?, type?, delivery_option_ids?}
 POST   /_admin/delivery-options      {id, name, provider_ids, type?}
 POST   /_admin/providers             {id, name}
-POST   /_admin/products              {shop_id, id?, title?, skus[]}
+POST   /_admin/products              {shop_id, id?, title?, skus[], notify?} (notify: created
+                                      by the seller, PRODUCT_CREATION sent; else seeded silently)
+POST   /_admin/products/{id}/change  {title?, add_skus?, remove_sku_ids?, notify?} (type 15)
+POST   /_admin/products/{id}/status  {status, notify?} (type 5)
+POST   /_admin/products/{id}/skus/{sku_id}/status  {status, notify?} (type 50)
+      these three and a notified creation answer {product, notifications[envelope]}
 POST   /_admin/orders                {shop_id, id?, status?, items[], package_split?, ...}
 POST   /_admin/orders/{id}/status    {status, notify?} (any status, no transition check)
 POST   /_admin/orders/place          {shop_id, items[], id?, paid?, on_hold?, warehouse_id?,
@@ -126,6 +131,36 @@ def _dispatch(
         )
     if route == ("POST", "/_admin/providers"):
         return sandbox.seed_provider(body["id"], body["name"])
+    if route == ("POST", "/_admin/products") and "notify" in body:
+        product = sandbox.create_product(
+            body["shop_id"],
+            body.get("id"),
+            title=body.get("title", "Sandbox product"),
+            skus=body.get("skus", []),
+            notify=bool(body["notify"]),
+        )
+        return _product_and_notifications(sandbox, product.id)
+    if method == "POST" and (match := re.fullmatch(r"/_admin/products/([\w-]+)/change", path)):
+        product = sandbox.change_product(
+            match.group(1),
+            title=body.get("title"),
+            add_skus=body.get("add_skus", []),
+            remove_sku_ids=body.get("remove_sku_ids", []),
+            notify=bool(body.get("notify", True)),
+        )
+        return _product_and_notifications(sandbox, product.id)
+    if method == "POST" and (match := re.fullmatch(r"/_admin/products/([\w-]+)/status", path)):
+        product = sandbox.set_product_status(
+            match.group(1), body["status"], notify=bool(body.get("notify", True))
+        )
+        return _product_and_notifications(sandbox, product.id)
+    if method == "POST" and (
+        match := re.fullmatch(r"/_admin/products/([\w-]+)/skus/([\w-]+)/status", path)
+    ):
+        product = sandbox.set_sku_status(
+            match.group(1), match.group(2), body["status"], notify=bool(body.get("notify", True))
+        )
+        return _product_and_notifications(sandbox, product.id)
     if route == ("POST", "/_admin/products"):
         product = sandbox.seed_product(
             body["shop_id"],
@@ -226,3 +261,11 @@ def _order_and_notifications(sandbox: Sandbox, order_id: str, since: int = 0) ->
         order = sandbox.state.orders[order_id].to_api()
     sent = sandbox.notifications_for(order_id)[since:]
     return {"order": order, "notifications": [n.envelope() for n in sent]}
+
+
+def _product_and_notifications(sandbox: Sandbox, product_id: str) -> dict[str, Any]:
+    """The product as Get Product Detail shows it and the last webhook it made TikTok send."""
+    with sandbox.state.lock:
+        product = sandbox.state.products[product_id].to_api()
+    sent = [n for n in sandbox.notifications_for() if n.data.get("product_id") == product_id]
+    return {"product": product, "notifications": [n.envelope() for n in sent[-1:]]}

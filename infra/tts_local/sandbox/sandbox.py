@@ -23,6 +23,7 @@ from tts_local.sandbox.faults import Fault, FaultBook, FaultKind, ShopThrottle
 from tts_local.sandbox.order_lifecycle import line_items_from_specs, status_notification
 from tts_local.sandbox.order_methods import OrderLifecycleMethods
 from tts_local.sandbox.orders import recipient_address
+from tts_local.sandbox.product_methods import ProductChangeMethods
 from tts_local.sandbox.server import SandboxServer, serve_in_thread
 from tts_local.sandbox.state import (
     ACCESS_TOKEN_TTL,
@@ -51,7 +52,7 @@ REQUEST_LOG_LIMIT = 10_000
 UNSHIPPED = ("UNPAID", "ON_HOLD", "AWAITING_SHIPMENT", "CANCELLED")
 
 
-class Sandbox(OrderLifecycleMethods):
+class Sandbox(OrderLifecycleMethods, ProductChangeMethods):
     def __init__(
         self,
         app_key: str,

@@ -81,15 +81,21 @@ class Sku:
     stock: dict[str, int]  # warehouse_id -> quantity; the keys are the warehouses it is in
     price_amount: str = "10.00"
     currency: str = "USD"
+    # A SKU-level status (LIVE, SELLER_DEACTIVATED, ...) once set_sku_status gave it one;
+    # until then the product's status stands for it, as in the 202309 replies.
+    status: str = ""
 
     def to_api(self) -> dict[str, Any]:
         """A SKU as Product Search / Get Product Detail show it."""
-        return {
+        shown: dict[str, Any] = {
             "id": self.id,
             "seller_sku": self.seller_sku,
             "price": {"sale_price": self.price_amount, "currency": self.currency},
             "inventory": [{"warehouse_id": w, "quantity": q} for w, q in self.stock.items()],
         }
+        if self.status:
+            shown["status_info"] = {"status": self.status}
+        return shown
 
 
 @dataclass

@@ -101,3 +101,33 @@ def test_the_block_is_a_setting() -> None:
     )
     assert config.block == 5
     assert RateLimitConfig.model_validate({"RATE_LIMIT_TABLE_NAME": "t"}).block == 1
+
+
+def test_threads_of_one_container_refill_one_at_a_time_instead_of_racing(
+    table: str,  # noqa: F811
+) -> None:
+    """16 threads wanting a call at once: one refills while the others wait for its slots, so
+    every write is a block for this container (no lost races, no reads wasted on them)."""
+    from tts_sync.aws import dynamodb_client
+
+    client = CountingClient(dynamodb_client())
+    limiter = DynamoRateLimiter(
+        table,
+        BucketPolicy(rate_per_second=400.0, burst=1),
+        client=client,  # type: ignore[arg-type]
+        block=5,
+    )
+    start = threading.Barrier(16)
+
+    def caller() -> None:
+        start.wait()
+        for _ in range(5):
+            limiter.acquire("shop-1", forever)
+
+    threads = [threading.Thread(target=caller) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # 80 calls in blocks of 5: 16 writes; racing refillers would write (and lose) far more.
+    assert client.puts <= 16 + 1

@@ -42,10 +42,17 @@ def test_writers_may_only_put_and_ops_may_query() -> None:
     resources = template_resources()
     assert _audit_grants(resources, "EventRouterFunction") == {"dynamodb:PutItem"}
     assert _audit_grants(resources, "QuantityExportFunction") == {"dynamodb:PutItem"}
+    assert _audit_grants(resources, "TrackingUploadFunction") == {"dynamodb:PutItem"}
     assert _audit_grants(resources, "OrderSyncFunction") == {"dynamodb:PutItem", "dynamodb:Query"}
     for function in ("WebhookFunction", "OAuthFunction", "TokenRefreshFunction"):
         assert _audit_grants(resources, function) == set()
-    for function in ("EventRouterFunction", "OrderSyncFunction", "QuantityExportFunction"):
+    writers = (
+        "EventRouterFunction",
+        "OrderSyncFunction",
+        "QuantityExportFunction",
+        "TrackingUploadFunction",
+    )
+    for function in writers:
         env = resources[function]["Properties"]["Environment"]["Variables"]
         assert env["AUDIT_TABLE_NAME"] == {"Ref": "AuditTable"}
         assert env["TTS_AUDIT_RETENTION_DAYS"] == {"Ref": "AuditRetentionDays"}

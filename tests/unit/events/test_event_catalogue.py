@@ -17,12 +17,13 @@ from tests.unit.orders.fakes import MemoryMissingOrderLedger, MemoryOrderStore, 
 from tests.unit.outbound.memory_publisher import MemoryEventPublisher
 from tts_local.sandbox.webhooks import EVENT_TYPE_NUMBERS
 from tts_sync.catalog.listing import Listing, ListingContext
+from tts_sync.catalog.refresh import ProductRefreshContext
 from tts_sync.events import BY_NUMBER, EVENT_TYPES, SUBSCRIBED_EVENT_TYPES, Domain
 from tts_sync.events.router import handle_events_stream
 from tts_sync.orders.runtime import OrderSyncDependencies, override_dependencies
 from tts_sync.orders.sync import SyncContext
 from tts_sync.shops.subscriptions import WEBHOOK_EVENT_TYPES
-from tts_sync.tiktok.models import Order
+from tts_sync.tiktok.models import Order, Product
 
 SAMPLES = Path(__file__).resolve().parents[3] / "events" / "webhooks"
 
@@ -144,9 +145,30 @@ class RecordingOrderApi:
         raise AssertionError("the consumer never searches")
 
 
+class RecordingProductApi:
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def get_product_detail(self, shop: Any, product_id: str, *, deadline: Any = None) -> Product:
+        self.asked.append(product_id)
+        return Product(id=product_id)
+
+
+class NoCatalogEntries:
+    def skus_by_id(self, shop_id: str, sku_ids: Any) -> dict[str, Any]:
+        return {}
+
+    def seller_sku_pointers(self, shop_id: str, seller_skus: Any) -> dict[str, str]:
+        return {}
+
+    def save_skus(self, skus: Any) -> None:
+        assert list(skus) == []
+
+
 def test_every_catalogue_type_reaches_its_domain_handler() -> None:
     shop_id = "7494049642642441621"
     shops, listings, api = RecordingShops(), RecordingListings(), RecordingOrderApi()
+    products = RecordingProductApi()
     publisher = MemoryEventPublisher()
     override_dependencies(
         OrderSyncDependencies(
@@ -157,6 +179,11 @@ def test_every_catalogue_type_reaches_its_domain_handler() -> None:
             watermarks=None,  # type: ignore[arg-type]
             missing_orders=MemoryMissingOrderLedger(),
             order_api=lambda: api,
+            products=ProductRefreshContext(
+                store=NoCatalogEntries(),  # type: ignore[arg-type]
+                api=lambda: products,  # type: ignore[arg-type,return-value]
+                clock=time.time,
+            ),
         )
     )
     try:
@@ -183,9 +210,11 @@ def test_every_catalogue_type_reaches_its_domain_handler() -> None:
     order_types = [s.number for s in EVENT_TYPES if s.domain is Domain.ORDERS]
     expected_orders = {f"50{n:02d}" for n in order_types if n != 4} | {"5004"}
     assert set(api.asked) == expected_orders
-    assert [listing.product_id for listing in listings.saved] == [
-        "6001" for s in EVENT_TYPES if s.domain is Domain.CATALOG
-    ]
+    # Product status also records the listing status; every catalog type refreshes the
+    # product it names, once for the batch (Get Product Detail, coalesced).
+    assert [listing.product_id for listing in listings.saved] == ["6001"]
+    assert sum(1 for s in EVENT_TYPES if s.domain is Domain.CATALOG) == 4  # 5, 15, 16, 50
+    assert products.asked == ["6001"]
     assert len(shops.marked) == sum(1 for s in EVENT_TYPES if s.domain is Domain.SHOPS)
 
 

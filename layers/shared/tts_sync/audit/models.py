@@ -30,7 +30,7 @@ class AuditKind(StrEnum):
     RESERVATION_CHANGE = "reservation_change"
     OUTBOUND_EVENT = "outbound_event"
     STOCK_EXPORT = "stock_export"
-    # Written by the tracking upload (a later issue): tts_sync.audit.trail.tracking_upload.
+    # Written by the tracking upload (tts_sync.fulfilment.upload.upload_audit_entry).
     TRACKING_UPLOAD = "tracking_upload"
 
 

@@ -234,26 +234,34 @@ def tracking_upload(
     package_id: str,
     outcome: str,
     at: float,
+    ref: str = "",
     provider_id: str = "",
+    action: str = "",
     reason: str = "",
-    code: int | None = None,
+    code: str | None = None,
+    tiktok_code: int | None = None,
+    attempted_at: float | None = None,
 ) -> AuditEntry:
-    """The hook for tracking uploads: one entry per package and attempt outcome (the package
-    id is the key: a redelivered upload rewrites it). No tracking number (it opens the
-    carrier's page with the buyer's address), no address."""
+    """One outcome of a tracking upload (tts_sync.fulfilment.upload.upload_audit_entry):
+    `at` and `ref` name the message and the outcome (a redelivery of the message rewrites its
+    entry; `attempted_at` is the latest attempt). No tracking number (it opens the carrier's
+    page with the buyer's address), no address."""
     return AuditEntry(
         subject=order_subject(order_id),
         kind=AuditKind.TRACKING_UPLOAD,
         at=at,
-        ref=package_id,
+        ref=ref or package_id,
         shop_id=shop_id,
         order_id=order_id,
         reason=reason or outcome,
         detail={
             "package_id": package_id,
             "provider_id": provider_id,
+            "action": action,
             "outcome": outcome,
             "code": code,
+            "tiktok_code": tiktok_code,
+            "attempted_at": iso_ms(attempted_at) if attempted_at is not None else None,
         },
     )
 

@@ -117,8 +117,11 @@ class DynamoCatalogMap:
     # ------------------------------------------------------------------ catalog map
 
     def skus_by_seller_sku(self, shop_id: str, seller_skus: Iterable[str]) -> dict[str, CatalogSku]:
-        pointers = self._batch_get(shop_id, [f"seller_sku#{s}" for s in seller_skus])
-        by_sku_id = {item["sku_id"]["S"]: item["seller_sku"]["S"] for item in pointers}
+        by_sku_id = {
+            sku_id: seller_sku
+            for seller_sku, sku_id in self.seller_sku_pointers(shop_id, seller_skus).items()
+            if sku_id  # "" marks a duplicated seller SKU: no pointer
+        }
         skus = self.skus_by_id(shop_id, by_sku_id)
         return {by_sku_id[sku_id]: sku for sku_id, sku in skus.items()}
 
@@ -126,8 +129,22 @@ class DynamoCatalogMap:
         items = self._batch_get(shop_id, [f"sku#{s}" for s in sku_ids])
         return {sku.sku_id: sku for sku in map(_catalog_sku, items)}
 
+    def seller_sku_pointers(self, shop_id: str, seller_skus: Iterable[str]) -> dict[str, str]:
+        """seller SKU -> the SKU id it points at ("" for a seller SKU known to be duplicated)."""
+        items = self._batch_get(shop_id, [f"seller_sku#{s}" for s in seller_skus])
+        return {item["seller_sku"]["S"]: item["sku_id"]["S"] for item in items}
+
     def all_skus(self, shop_id: str) -> list[CatalogSku]:
         return [_catalog_sku(item) for item in self._query(shop_id, "sku#")]
+
+    def skus_of_product(self, shop_id: str, product_id: str) -> list[CatalogSku]:
+        """Reads the shop's SKU entries (filtered to the product): only for a product TikTok
+        says is gone, which is rare."""
+        return [
+            _catalog_sku(item)
+            for item in self._query(shop_id, "sku#")
+            if item.get("product_id", {}).get("S") == product_id
+        ]
 
     def save_skus(self, skus: Iterable[CatalogSku]) -> None:
         """Catalog sync: each entry (blocked_reason cleared when TikTok shows it sellable) and
@@ -159,13 +176,19 @@ class DynamoCatalogMap:
                 )
 
     def forget_seller_sku(self, shop_id: str, seller_sku: str) -> None:
-        try:
-            self._client.delete_item(
-                TableName=self._table,
-                Key={"shop_id": {"S": shop_id}, "catalog_key": {"S": f"seller_sku#{seller_sku}"}},
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise StorageUnavailableError(type(exc).__name__) from exc
+        """A duplicated seller SKU: its pointer becomes a marker with no SKU id, so a product
+        webhook refreshing one of its SKUs does not point it at that SKU (a guess); the next
+        full catalog sync writes a real pointer once only one SKU carries it."""
+        _put(
+            self._client,
+            self._table,
+            {
+                "shop_id": {"S": shop_id},
+                "catalog_key": {"S": f"seller_sku#{seller_sku}"},
+                "seller_sku": {"S": seller_sku},
+                "sku_id": {"S": ""},
+            },
+        )
 
     def block_sku(self, shop_id: str, sku_id: str, reason: str) -> None:
         try:

@@ -1,17 +1,19 @@
 """The catalog sync: seller SKU -> TikTok product id, SKU id, status and the warehouses each SKU
 is stocked in, from Product Search (Get Product Detail when a search result carries no SKUs).
 
-Run on demand (console job, CLI) and on a schedule; the product webhooks (5, 15, 16, 50) can
-trigger it for one shop. Empty and duplicate seller SKUs are reported, never guessed: a
-duplicate seller SKU has no pointer (a level naming it is refused as not in the catalog map)
-until the seller fixes it; its SKUs stay reachable by product_id + sku_id. A sellable SKU seen
-by the sync loses the block a permanent refusal put on it (the catalog sync revives it).
+Run on demand (console job, CLI) and on a schedule (every 6 hours, every connected shop); the
+product webhooks (5, 15, 16, 50) refresh the products they name in between (catalog/refresh.py).
+Empty and duplicate seller SKUs are reported, never guessed: a duplicate seller SKU has no
+pointer (a level naming it is refused as not in the catalog map) until the seller fixes it; its
+SKUs stay reachable by product_id + sku_id. A sellable SKU seen by the sync loses the block a
+permanent refusal put on it (the catalog sync revives it).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Protocol
 
 from pydantic import BaseModel, Field
 
@@ -50,7 +52,7 @@ def sync_catalog(
         if not product.skus:
             product = api.get_product_detail(access, product.id, deadline=deadline)
             report.detail_calls += 1
-        entries += _entries(shop_id, product, known, now, report)
+        entries += catalog_entries(shop_id, product, known, now, report)
     by_seller: dict[str, list[str]] = defaultdict(list)
     for entry in entries:
         if entry.seller_sku:
@@ -82,13 +84,20 @@ def sync_catalog(
     return report
 
 
-def _entries(
+class _SkuReport(Protocol):
+    revived: list[str]
+    not_sellable: dict[str, str]
+
+
+def catalog_entries(
     shop_id: str,
     product: Product,
-    known: dict[str, CatalogSku],
+    known: Mapping[str, CatalogSku],
     now: float,
-    report: CatalogSyncReport,
+    report: _SkuReport,
 ) -> list[CatalogSku]:
+    """The catalog entries of one product as TikTok shows it: a blocked SKU TikTok sells again
+    is revived (its block cleared); one not sellable is reported."""
     entries = []
     for sku in product.skus:
         status = sku.status or product.status

@@ -94,6 +94,33 @@ class ProductStatusChange(EventData):
     update_time: int | None = None
 
 
+class ProductInformationChange(EventData):
+    """Title, description, images or attributes changed online (type 15); SKUs may have been
+    added or removed: the product is re-read."""
+
+    product_id: IdStr
+    update_time: int | None = None
+
+
+class ProductCreation(EventData):
+    product_id: IdStr
+    update_time: int | None = None
+
+
+class SkuStatusChange(EventData):
+    """Type 50 (payload unconfirmed: the product is re-read, whatever the SKU fields say)."""
+
+    product_id: IdStr
+    sku_id: IdStr | None = None
+    update_time: int | None = None
+
+
+def product_ids_named(data: EventData | None) -> list[str]:
+    """The product a catalog event names (the Events stream consumer refreshes it)."""
+    product_id = getattr(data, "product_id", None)
+    return [product_id] if product_id else []
+
+
 class SellerDeauthorization(EventData):
     message: str | None = None
 
@@ -150,6 +177,11 @@ EVENT_TYPES: tuple[EventType, ...] = (
     ),
     EventType(11, "CANCELLATION_STATUS_CHANGE", CancellationStatusChange, Domain.ORDERS),
     EventType(12, "RETURN_STATUS_CHANGE", ReturnStatusChange, Domain.ORDERS),
+    EventType(15, "PRODUCT_INFORMATION_CHANGE", ProductInformationChange, Domain.CATALOG),
+    EventType(16, "PRODUCT_CREATION", ProductCreation, Domain.CATALOG),
+    # Not every region's Event API offers it: handled when the app subscribes to it (Partner
+    # Center), not asked for per shop (a refused subscription would be retried hourly).
+    EventType(50, "SKU_STATUS_CHANGE", SkuStatusChange, Domain.CATALOG, subscribed=False),
 )
 BY_NUMBER: dict[int, EventType] = {spec.number: spec for spec in EVENT_TYPES}
 BY_NAME: dict[str, EventType] = {spec.name: spec for spec in EVENT_TYPES}

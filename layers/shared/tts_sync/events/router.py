@@ -1,9 +1,11 @@
 """The ONE consumer of the Events table's stream: each stored webhook goes to its domain by
-type (tts_sync.events.catalogue): orders (hydrate), catalog (listing status), shops (lifecycle).
+type (tts_sync.events.catalogue): orders (hydrate), catalog (listing status; the products the
+product webhooks 5/15/16/50 name are refreshed from Get Product Detail), shops (lifecycle).
 Unknown types are recorded as ignored, never an error.
 
 Order events are hydrated across the whole batch first (50 distinct orders a Get Order Detail
-call, whatever records name them); then Powertools' BatchProcessor reports each record that
+call, whatever records name them), products likewise (one detail call per distinct product);
+then Powertools' BatchProcessor reports each record that
 could not be done as a partial batch failure, so the stream retries from it (everything this
 consumer does is idempotent) and, after the retries, the failure destination keeps it.
 """
@@ -24,6 +26,7 @@ from pydantic import ValidationError
 
 from tts_sync.audit.trail import hydration_not_done, webhook_received, write_audit
 from tts_sync.catalog.listing import listing_from_webhook, record_listing_status
+from tts_sync.catalog.refresh import refresh_products
 from tts_sync.errors import TtsSyncError
 from tts_sync.events.catalogue import (
     BY_NUMBER,
@@ -32,6 +35,7 @@ from tts_sync.events.catalogue import (
     ProductStatusChange,
     UpcomingAuthorizationExpiration,
     order_ids_named,
+    product_ids_named,
 )
 from tts_sync.events.stream import EventsStreamRecord, StoredEventImage
 from tts_sync.observability import MetricUnit, logger, metrics
@@ -52,6 +56,8 @@ class BatchPlan:
     failures: dict[str, str] = field(default_factory=dict)  # sequence number -> reason
     # (shop, order) -> sequence numbers of the records naming it
     orders: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
+    # (shop, product) -> sequence numbers of the records naming it
+    products: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
     ignored: int = 0
     # sequence number -> the stored webhook, for order events (their audit entries)
     webhooks: dict[str, StoredEventImage] = field(default_factory=dict)
@@ -65,6 +71,7 @@ def handle_events_stream(event: dict[str, Any], context: Any, deadline: Deadline
     for raw in event.get("Records", []):
         _route(raw, plan, dependencies)
     _hydrate(plan, dependencies, deadline)
+    _refresh_products(plan, dependencies, deadline)
     _audit_webhooks(plan, dependencies)
     if plan.ignored:
         metrics.add_metric(name="StreamEventIgnored", unit=MetricUnit.Count, value=plan.ignored)
@@ -117,6 +124,8 @@ def _route(raw: dict[str, Any], plan: BatchPlan, dependencies: OrderSyncDependen
                 plan.webhooks[sequence] = stored
         elif spec.domain is Domain.CATALOG:
             _listing(stored, data, dependencies)
+            for product_id in product_ids_named(data):
+                plan.products[(stored.shop_id, product_id)].append(sequence)
         else:
             _shop_lifecycle(stored, data, dependencies)
     except (ValidationError, ValueError) as exc:
@@ -165,6 +174,34 @@ def _hydrate(plan: BatchPlan, dependencies: OrderSyncDependencies, deadline: Dea
         for order_id, reason in reasons.items():
             for sequence in plan.orders[(shop_id, order_id)]:
                 plan.failures.setdefault(sequence, f"order {order_id}: {reason}")
+
+
+def _refresh_products(
+    plan: BatchPlan, dependencies: OrderSyncDependencies, deadline: Deadline
+) -> None:
+    by_shop: dict[str, list[str]] = defaultdict(list)
+    for shop_id, product_id in plan.products:
+        by_shop[shop_id].append(product_id)
+    for shop_id, product_ids in by_shop.items():
+        reasons: dict[str, str]
+        access = dependencies.shop_access.access(shop_id)
+        if dependencies.products is None:
+            reasons = dict.fromkeys(product_ids, "product refresh not configured")
+        elif access is None:
+            # Disconnected: nothing to read; a reconnect runs a full catalog sync anyway.
+            logger.info("product webhook of a shop not connected", shop_id=shop_id)
+            continue
+        else:
+            try:
+                report = refresh_products(access, product_ids, dependencies.products, deadline)
+            except Exception as exc:
+                logger.exception("product refresh failed", shop_id=shop_id)
+                reasons = dict.fromkeys(product_ids, type(exc).__name__)
+            else:
+                reasons = report.retry
+        for product_id, reason in reasons.items():
+            for sequence in plan.products[(shop_id, product_id)]:
+                plan.failures.setdefault(sequence, f"product {product_id}: {reason}")
 
 
 def _audit_webhooks(plan: BatchPlan, dependencies: OrderSyncDependencies) -> None:

@@ -21,10 +21,11 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
+from tts_sync.audit.trail import write_audit
 from tts_sync.errors import TtsSyncError
 from tts_sync.fulfilment.models import Refusal, RefusalCode, TrackingUpload, UploadOutcome
 from tts_sync.fulfilment.runtime import TrackingUploadDependencies, tracking_upload_dependencies
-from tts_sync.fulfilment.upload import UploadResult, upload_tracking
+from tts_sync.fulfilment.upload import UploadResult, upload_audit_entry, upload_tracking
 from tts_sync.observability import MetricUnit, logger, metrics
 from tts_sync.tiktok.retry import Deadline
 
@@ -108,7 +109,8 @@ def handle_tracking_queue(
 def upload_record(
     record: SQSRecord, dependencies: TrackingUploadDependencies, deadline: Deadline
 ) -> UploadResult:
-    """One message: parsed, uploaded (or refused with its reason, recorded), never dropped."""
+    """One message: parsed, uploaded (or refused with its reason, recorded), never dropped;
+    its outcome on the order's audit trail (a failed audit write fails nothing)."""
     body = record.body or ""
     try:
         message = parse_tracking_message(body)
@@ -127,13 +129,26 @@ def upload_record(
         "package_id": result.package_id,
     }
     if result.outcome is UploadOutcome.REFUSED:
-        return _refused(dependencies, record.message_id, message, result, body)
-    if result.outcome is UploadOutcome.RETRY:
+        result = _refused(dependencies, record.message_id, message, result, body)
+    elif result.outcome is UploadOutcome.RETRY:
         reason = loggable_reason(result.reason, message.tracking_number)
         logger.warning("tracking upload retried", extra={**log, "reason": reason})
     else:
         logger.info("tracking upload", extra=log)
+    upload = dependencies.upload
+    entry = upload_audit_entry(
+        message, result, sent_at=_sent_at(record), attempted_at=upload.clock()
+    )
+    write_audit(upload.audit, [entry] if entry else [])
     return result
+
+
+def _sent_at(record: SQSRecord) -> float | None:
+    """When SQS took the message (the same on every redelivery of it)."""
+    try:
+        return int(record.attributes.sent_timestamp) / 1000
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _refused(

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from tts_sync.audit.runtime import audit_dependencies
 from tts_sync.aws import dynamodb_client, events_client, sqs_client
 from tts_sync.config import load_config
 from tts_sync.fulfilment.dynamo_store import DynamoFulfilmentStore
@@ -82,6 +83,7 @@ def _default_dependencies() -> TrackingUploadDependencies:
             api=shop_api_client,
             clock=time.time,
             lease_seconds=config.lease_seconds,
+            audit=audit_dependencies().log,
         ),
         store=store,
         logistics_api=shop_api_client,

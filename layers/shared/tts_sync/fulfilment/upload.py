@@ -23,6 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from tts_sync.audit.models import AuditEntry
+from tts_sync.audit.ports import NO_AUDIT, AuditLog
+from tts_sync.audit.trail import tracking_upload
 from tts_sync.errors import StorageUnavailableError, TtsSyncError
 from tts_sync.fulfilment.decision import Action, Decision, Refused, decide, fallback_to_package
 from tts_sync.fulfilment.models import (
@@ -65,6 +68,7 @@ class UploadContext:
     api: Callable[[], FulfilmentApi]
     clock: Callable[[], float]
     lease_seconds: float = DEFAULT_LEASE_SECONDS
+    audit: AuditLog = NO_AUDIT  # each decided outcome on the order's trail (tts_sync.audit)
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,7 @@ class UploadResult:
     package_id: str = ""
     retry_after: int | None = None  # seconds before the message should come back
     tiktok_code: int | None = None
+    provider_id: str = ""  # TikTok's shipping provider the carrier mapped to (once decided)
 
 
 class _Retry(TtsSyncError):
@@ -183,7 +188,9 @@ def _upload_claimed(
         refused = _tiktok_refused(
             f"TikTok refused {decision.action.value} of order {order.id}", exc
         )
-        refused = replace(refused, action=decision.action.value)
+        refused = replace(
+            refused, action=decision.action.value, provider_id=decision.shipping_provider_id
+        )
         if isinstance(second, Refused):
             return _refusal(second)
         if second.action is Action.NOTHING:
@@ -202,6 +209,7 @@ def _upload_claimed(
                         f"TikTok refused {second.action.value} of order {order.id}", exc2
                     ),
                     action=second.action.value,
+                    provider_id=second.shipping_provider_id,
                 )
             decision = second
     shipment = UploadedShipment(
@@ -221,7 +229,12 @@ def _upload_claimed(
         if decision.action is Action.NOTHING
         else UploadOutcome.UPLOADED
     )
-    return UploadResult(outcome, action=decision.action.value, package_id=package_id)
+    return UploadResult(
+        outcome,
+        action=decision.action.value,
+        package_id=package_id,
+        provider_id=decision.shipping_provider_id,
+    )
 
 
 def _refusal(refused: Refused) -> UploadResult:
@@ -407,6 +420,35 @@ def shipped_event(record: OrderRecord, shipment: UploadedShipment, now: float) -
             changes=["shipments"],
             order=order_snapshot(record),
         ),
+    )
+
+
+def upload_audit_entry(
+    message: TrackingUpload, result: UploadResult, *, sent_at: float | None, attempted_at: float
+) -> AuditEntry | None:
+    """The order's trail entry for a decided outcome (None for a duplicate: the entry of the
+    upload it repeats stands). Keyed by the message (when SQS took it, else when it shipped),
+    the shipment (a digest of its business key: never the tracking number) and the outcome
+    and code: a redelivery rewrites its entry with the latest attempt; an upload retried and
+    then done keeps both entries. Nothing of the tracking number, even in TikTok's words."""
+    if result.outcome is UploadOutcome.DUPLICATE:
+        return None
+    shipment = hashlib.sha256(message.business_key.encode()).hexdigest()[:16]
+    code = result.code.value if result.code else None
+    reason = result.reason.replace(message.tracking_number, "<tracking number>")
+    return tracking_upload(
+        shop_id=message.shop_id,
+        order_id=message.order_id,
+        package_id=result.package_id or message.package_id or "",
+        outcome=result.outcome.value,
+        at=sent_at if sent_at is not None else float(message.shipped_at_epoch),
+        ref=f"{shipment}#{result.outcome.value}" + (f"#{code}" if code else ""),
+        provider_id=result.provider_id,
+        action=result.action,
+        reason=f"{result.outcome.value}: {reason}" if reason else "",
+        code=code,
+        tiktok_code=result.tiktok_code,
+        attempted_at=attempted_at,
     )
 
 

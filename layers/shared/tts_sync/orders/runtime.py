@@ -11,8 +11,9 @@ from pydantic import BaseModel, Field
 
 from tts_sync.audit.runtime import audit_dependencies
 from tts_sync.aws import dynamodb_client, events_client
-from tts_sync.catalog.dynamo_store import DynamoListingStore
+from tts_sync.catalog.dynamo_store import DynamoCatalogMap, DynamoListingStore
 from tts_sync.catalog.listing import ListingContext
+from tts_sync.catalog.refresh import ProductRefreshContext
 from tts_sync.config import load_config
 from tts_sync.orders.dynamo_store import (
     DynamoMissingOrderLedger,
@@ -76,6 +77,8 @@ class OrderSyncDependencies:
     # A factory: records that only mark shops (types 6/7) never read the app secret.
     order_api: Callable[[], OrderApi]
     clock: Callable[[], float] = time.time
+    # Product webhooks (5/15/16/50) refresh the catalog map from Get Product Detail.
+    products: ProductRefreshContext | None = None
 
 
 def _default_dependencies() -> OrderSyncDependencies:
@@ -98,6 +101,11 @@ def _default_dependencies() -> OrderSyncDependencies:
         watermarks=DynamoWatermarkStore(client, config.sync_state_table_name),
         missing_orders=DynamoMissingOrderLedger(client, config.sync_state_table_name),
         order_api=shop_api_client,
+        products=ProductRefreshContext(
+            store=DynamoCatalogMap(client, config.catalog_table_name),
+            api=shop_api_client,
+            clock=time.time,
+        ),
     )
 
 

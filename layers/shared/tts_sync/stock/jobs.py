@@ -10,6 +10,8 @@ told apart by their `job` field:
 - {"job": "refusals", "shop_id"}: levels never exported, with their reasons.
 - {"job": "catalog_sync", "shop_id"}: rebuild the catalog map from Product Search / Detail;
   reports empty and duplicate seller SKUs, revives SKUs a refusal had blocked.
+- {"job": "catalog_sync_all"}: the schedule's full sync, every connected shop in turn (a shop
+  that fails is logged with metric CatalogSyncFailed; the others still run).
 - {"job": "map_location", "shop_id", "location_id", "warehouse_id"}: map a back-office
   location to a TikTok sales warehouse (validated against the warehouses API).
 - {"job": "unmap_location", "shop_id", "location_id"}: remove a mapping.
@@ -25,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from tts_sync.catalog.sync import sync_catalog
 from tts_sync.catalog.warehouses import WarehouseMappingRefusedError, map_location, show_mappings
 from tts_sync.errors import TtsSyncError
+from tts_sync.observability import MetricUnit, logger, metrics
 from tts_sync.stock.export import ExportOutcome, export_from_ledger
 from tts_sync.stock.models import BufferRules
 from tts_sync.stock.runtime import QuantityExportDependencies, quantity_export_dependencies
@@ -69,6 +72,10 @@ class CatalogSync(_Job):
     shop_id: ShopId
 
 
+class CatalogSyncAll(_Job):
+    job: Literal["catalog_sync_all"]
+
+
 LocationId = Annotated[str, Field(min_length=1, max_length=128)]
 WarehouseId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_-]+$")]
 
@@ -97,6 +104,7 @@ AnyStockJob = (
     | ShowStock
     | ShowRefusals
     | CatalogSync
+    | CatalogSyncAll
     | MapLocation
     | UnmapLocation
     | ShowMappings
@@ -109,6 +117,7 @@ JOB_NAMES = (
     "stock",
     "refusals",
     "catalog_sync",
+    "catalog_sync_all",
     "map_location",
     "unmap_location",
     "mappings",
@@ -133,6 +142,8 @@ def handle_stock_job(event: Any, deadline: Deadline) -> dict[str, Any]:
     job = parse_stock_job(event)
     dependencies = quantity_export_dependencies()
     context = dependencies.export
+    if isinstance(job, CatalogSyncAll):
+        return _catalog_sync_all(dependencies, deadline)
     if isinstance(job, CatalogSync | MapLocation | UnmapLocation | ShowMappings):
         return _catalog_job(job, dependencies, deadline)
     if isinstance(job, Resync):
@@ -166,6 +177,51 @@ def handle_stock_job(event: Any, deadline: Deadline) -> dict[str, Any]:
         "shop_id": job.shop_id,
         "refusals": [r.model_dump(mode="json") for r in refusals],
     }
+
+
+# Do not start a shop's sync with less time than this left; the next scheduled run takes it.
+MIN_SECONDS_PER_SHOP = 10.0
+
+
+def _catalog_sync_all(
+    dependencies: QuantityExportDependencies, deadline: Deadline
+) -> dict[str, Any]:
+    if dependencies.shop_ids is None:
+        raise InvalidStockJobError("catalog_sync_all: no shop list wired")
+    synced: dict[str, dict[str, Any]] = {}
+    failed: dict[str, str] = {}
+    skipped: list[str] = []
+    for shop_id in dependencies.shop_ids():
+        access = dependencies.export.shops.access(shop_id)
+        if access is None:
+            continue  # not connected (or not usable)
+        if deadline() < MIN_SECONDS_PER_SHOP:
+            skipped.append(shop_id)
+            continue
+        try:
+            report = sync_catalog(
+                access,
+                dependencies.catalog_api(),
+                dependencies.catalog,
+                dependencies.export.clock,
+                deadline,
+            )
+        except Exception as exc:
+            logger.exception("scheduled catalog sync failed", shop_id=shop_id)
+            failed[shop_id] = type(exc).__name__
+            continue
+        synced[shop_id] = {
+            "products": report.products,
+            "skus": report.skus,
+            "revived": len(report.revived),
+            "empty_seller_skus": len(report.empty_seller_skus),
+            "duplicate_seller_skus": len(report.duplicate_seller_skus),
+        }
+    if failed or skipped:
+        metrics.add_metric(
+            name="CatalogSyncFailed", unit=MetricUnit.Count, value=len(failed) + len(skipped)
+        )
+    return {"job": "catalog_sync_all", "synced": synced, "failed": failed, "out_of_time": skipped}
 
 
 def _catalog_job(

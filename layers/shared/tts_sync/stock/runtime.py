@@ -32,25 +32,29 @@ class QuantityExportDependencies:
     export: ExportContext
     catalog: CatalogStore
     catalog_api: Callable[[], CatalogApi]  # the TikTok client (product search, warehouses)
+    # Every shop id in the Shops table (the scheduled catalog sync of all shops).
+    shop_ids: Callable[[], list[str]] | None = None
 
 
 def _default_dependencies() -> QuantityExportDependencies:
     config = load_config(QuantityExportConfig)
     client = dynamodb_client()
     catalog = DynamoCatalogMap(client, config.catalog_table_name)
+    shops = shop_store()
     return QuantityExportDependencies(
         export=ExportContext(
             catalog=catalog,
             warehouses=catalog,
             ledger=DynamoStockLedger(client, config.stock_table_name),
             reservations=DynamoHeldReservations(client, config.reservations_table_name),
-            shops=StoreShopAccess(shop_store()),
+            shops=StoreShopAccess(shops),
             api=shop_api_client,
             clock=time.time,
             audit=audit_dependencies().log,
         ),
         catalog=catalog,
         catalog_api=shop_api_client,
+        shop_ids=shops.shop_ids,
     )
 
 
