@@ -72,3 +72,15 @@ def test_overrides_map_other_names_and_are_validated(store: MemoryFulfilmentStor
 def test_an_unbuilt_map_says_how_to_build_it() -> None:
     with pytest.raises(UnknownCarrierError, match="tts-sync carriers build"):
         resolve_carrier(MemoryFulfilmentStore().carrier_map(SHOP), "UPS", STANDARD)
+
+
+def test_an_override_for_the_delivery_option_beats_one_for_every_option(
+    store: MemoryFulfilmentStore,
+) -> None:
+    # Saved in either order, the per-option override wins on its option.
+    set_override(SHOP, "Parcel", "P-USPS", "", store)
+    set_override(SHOP, "Parcel", "P-UPS-S", STANDARD, store)
+    carriers = store.carrier_map(SHOP)
+    assert resolve_carrier(carriers, "Parcel", STANDARD) == "P-UPS-S"
+    reordered = carriers.model_copy(update={"overrides": list(reversed(carriers.overrides))})
+    assert resolve_carrier(reordered, "Parcel", STANDARD) == "P-UPS-S"

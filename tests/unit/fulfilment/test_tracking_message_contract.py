@@ -84,3 +84,18 @@ def test_invalid_bodies_say_exactly_why(body: str, reason: str) -> None:
     with pytest.raises(InvalidTrackingMessageError) as caught:
         parse_tracking_message(body)
     assert reason in str(caught.value)
+
+
+def test_log_reasons_keep_tracking_numbers_out_but_ids_and_codes_in() -> None:
+    from tts_sync.fulfilment.batch import loggable_reason
+
+    reason = (
+        "TikTok refused mark_shipped of order 576653688135258178: package 1152921504 already "
+        "shipped with 1ZOLD0000000001 (code=21011001); ours 1Z-999_AA, fedex 123456789012, "
+        "usps 9400111899223856928499, provider 7129736992520250113"
+    )
+    logged = loggable_reason(reason, "1Z-999_AA")
+    for tracking in ("1ZOLD0000000001", "1Z-999_AA", "123456789012", "9400111899223856928499"):
+        assert tracking not in logged
+    for kept in ("576653688135258178", "21011001", "7129736992520250113", "mark_shipped"):
+        assert kept in logged

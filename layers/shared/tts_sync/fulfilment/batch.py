@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +30,9 @@ from tts_sync.observability import MetricUnit, logger, metrics
 from tts_sync.tiktok.retry import Deadline
 
 MAX_BODY_BYTES = 256 * 1024
+# Tracking-number-like tokens in a reason (TikTok's messages may quote one): 8+ letters and
+# digits with a digit. Kept: TikTok's ids (15-19 digits) and codes (up to 9 digits).
+_TRACKING_LIKE = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9]*\d)[A-Za-z0-9]{8,}(?![A-Za-z0-9])")
 # Metric per outcome (namespace TtsSync, service tracking_upload).
 OUTCOME_METRICS = {
     UploadOutcome.UPLOADED: "TrackingUploaded",
@@ -127,7 +131,8 @@ def upload_record(
     if result.outcome is UploadOutcome.REFUSED:
         result = _refused(dependencies, record.message_id, message, result, body)
     elif result.outcome is UploadOutcome.RETRY:
-        logger.warning("tracking upload retried", extra={**log, "reason": result.reason})
+        reason = loggable_reason(result.reason, message.tracking_number)
+        logger.warning("tracking upload retried", extra={**log, "reason": reason})
     else:
         logger.info("tracking upload", extra=log)
     upload = dependencies.upload
@@ -179,9 +184,23 @@ def _refused(
         order_id=refusal.order_id,
         message_id=message_id,
         code=result.code.value,
-        reason=result.reason,
+        reason=loggable_reason(result.reason, refusal.tracking_number),
     )
     return result
+
+
+def loggable_reason(reason: str, tracking_number: str = "") -> str:
+    """The reason for a log line: tracking numbers masked (the refusal record keeps them)."""
+    if tracking_number:
+        reason = reason.replace(tracking_number, "[tracking]")
+
+    def mask(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token.isdigit() and (len(token) <= 9 or 15 <= len(token) <= 19):
+            return token
+        return "[tracking?]"
+
+    return _TRACKING_LIKE.sub(mask, reason)
 
 
 def _delay(dependencies: TrackingUploadDependencies, record: SQSRecord, seconds: int) -> None:

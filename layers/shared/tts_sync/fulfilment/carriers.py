@@ -79,13 +79,15 @@ def resolve_carrier(carrier_map: CarrierMap, carrier: str, delivery_option_id: s
         )
     wanted = normalise_carrier(carrier)
     ids = {p.shipping_provider_id for p in candidates}
-    for override in carrier_map.overrides:
-        if normalise_carrier(override.carrier) != wanted:
-            continue
-        if override.delivery_option_id not in ("", delivery_option_id):
-            continue
-        if override.shipping_provider_id in ids:
-            return override.shipping_provider_id
+    # An override for the order's delivery option beats one for every option ("").
+    for option in dict.fromkeys((delivery_option_id, "")):
+        for override in carrier_map.overrides:
+            if normalise_carrier(override.carrier) != wanted:
+                continue
+            if override.delivery_option_id != option:
+                continue
+            if override.shipping_provider_id in ids:
+                return override.shipping_provider_id
     matches = {p.shipping_provider_id for p in candidates if normalise_carrier(p.name) == wanted}
     if len(matches) == 1:
         return matches.pop()

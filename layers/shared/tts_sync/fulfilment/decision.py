@@ -21,6 +21,9 @@ SHIPPABLE_STATUSES = frozenset({"AWAITING_SHIPMENT", "PARTIALLY_SHIPPING"})
 ON_HOLD_SECONDS = 3600  # TikTok's buyer-cancellation window after payment (US/UK)
 ON_HOLD_MIN_WAIT = 60
 ON_HOLD_MAX_WAIT = 900  # SQS visibility per try while on hold (see README: ORDER_ON_HOLD)
+# Past the nominal end (payment + 1 h) TikTok can be slow to lift the hold: back off rather
+# than burn the remaining receives a minute apart (README: order_on_hold gives the total).
+ON_HOLD_OVERDUE_WAITS = ((300, 300), (None, ON_HOLD_MAX_WAIT))
 
 
 class Action(StrEnum):
@@ -73,16 +76,27 @@ def decide(
         )
     if status == "ON_HOLD" or order.is_on_hold_order:
         paid = order.paid_time or order.create_time
-        wait = int(paid + ON_HOLD_SECONDS - now) + 30
         return Refused(
             RefusalCode.ORDER_ON_HOLD,
             f"{ref} is ON_HOLD (the buyer may still cancel, for up to an hour after payment); "
             "retried when the hold ends",
-            retry_after=max(ON_HOLD_MIN_WAIT, min(ON_HOLD_MAX_WAIT, wait)),
+            retry_after=on_hold_wait(paid, now),
         )
     lines = _target_lines(message, order)
     if isinstance(lines, Refused):
         return lines
+    cancelled = [line for line in lines if _is_cancelled(line)]
+    if cancelled and message.line_item_ids is not None:
+        return Refused(
+            RefusalCode.LINE_CANCELLED,
+            f"line items {', '.join(line.id for line in cancelled)} of {ref} are cancelled; "
+            "do not ship them",
+        )
+    lines = [line for line in lines if not _is_cancelled(line)]
+    if not lines:
+        return Refused(
+            RefusalCode.LINE_CANCELLED, f"every line to ship in {ref} is cancelled; do not ship it"
+        )
     shipped = [line for line in lines if line.tracking_number]
     open_lines = [line for line in lines if not line.tracking_number]
     if not open_lines:
@@ -120,7 +134,42 @@ def decide(
             f"package, and the lines to ship are in {len(packages)} packages "
             f"({', '.join(sorted(p or 'none' for p in packages))}): name the package_id",
         )
+    left_out = sorted(set(_package_lines(order, package_id)) - set(line_ids))
+    if left_out:
+        # Ship Package ships the whole package: it would carry lines not named.
+        return Refused(
+            RefusalCode.PARTIAL_PACKAGE,
+            f"the named lines are part of package {package_id} of {ref}, whose other open "
+            f"lines ({', '.join(left_out)}) would ship with them: TikTok ships whole packages "
+            "here, name them all (or the package_id)",
+        )
     return Decision(Action.SHIP_PACKAGE, provider, package_id=package_id, line_item_ids=line_ids)
+
+
+def on_hold_wait(paid: int, now: float) -> int:
+    """Seconds before an ON_HOLD order's message comes back: until the hold's nominal end
+    (payment + 1 h + 30 s, 60 s..15 min per receive), then 5 min once, then 15 min."""
+    until_end = int(paid + ON_HOLD_SECONDS - now) + 30
+    if until_end > 0:
+        return max(ON_HOLD_MIN_WAIT, min(ON_HOLD_MAX_WAIT, until_end))
+    overdue = -until_end
+    for limit, wait in ON_HOLD_OVERDUE_WAITS:
+        if limit is None or overdue < limit:
+            return wait
+    return ON_HOLD_MAX_WAIT
+
+
+def _is_cancelled(line: OrderLineItem) -> bool:
+    return line.display_status.upper() in ("CANCELLED", "CANCEL") or bool(line.cancel_reason)
+
+
+def _package_lines(order: Order, package_id: str) -> list[str]:
+    """The package's open (unshipped, not cancelled) line ids."""
+    return [
+        line.id
+        for line in order.line_items
+        if line.package_id == package_id and not line.tracking_number and not _is_cancelled(line)
+    ]
 
 
 def fallback_to_package(
@@ -132,8 +181,8 @@ def fallback_to_package(
         line.package_id for line in order.line_items if line.id in set(decision.line_item_ids)
     }
     package_id = message.package_id or (packages.pop() if len(packages) == 1 else "")
-    if not package_id:
-        return None
+    if not package_id or not set(_package_lines(order, package_id)) <= set(decision.line_item_ids):
+        return None  # Ship Package would ship lines not named: TikTok's refusal stands
     return Decision(
         Action.SHIP_PACKAGE,
         decision.shipping_provider_id,
@@ -202,14 +251,35 @@ def _already_shipped(
             "numbers: name the package_id to correct",
         )
     package_id = packages[0]
+    in_package = {
+        line.id
+        for line in order.line_items
+        if line.package_id == package_id and not _is_cancelled(line)
+    }
+    if message.package_id is None and not in_package <= {line.id for line in shipped}:
+        # Update Shipping Info changes the whole package: the other lines' tracking too.
+        return Refused(
+            RefusalCode.PARTIAL_PACKAGE,
+            f"the named lines are part of package {package_id} of order {order.id}, shipped "
+            "with another tracking number: a correction changes the whole package, name the "
+            "package_id (or all its lines)",
+        )
     shipped_at = _shipped_time(package_id, order, uploaded)
-    if shipped_at is not None and now - shipped_at > CORRECTION_WINDOW_SECONDS:
+    if shipped_at is None:
+        return Refused(
+            RefusalCode.CORRECTION_WINDOW_UNKNOWN,
+            f"package {package_id} of order {order.id} shipped with another tracking number, "
+            "but neither TikTok (rts_time) nor tts-sync knows when: TikTok takes corrections "
+            "only within 72 h of shipping; correct it in Seller Center",
+        )
+    if now - shipped_at > CORRECTION_WINDOW_SECONDS:
         hours = int((now - shipped_at) // 3600)
+        # The tracking numbers stay out of the reason (it is logged); the refusal record
+        # keeps the message's.
         return Refused(
             RefusalCode.CORRECTION_TOO_LATE,
-            f"package {package_id} of order {order.id} shipped {hours} h ago with tracking "
-            f"{shipped[0].tracking_number}: TikTok takes corrections only within 72 h of "
-            "shipping",
+            f"package {package_id} of order {order.id} shipped {hours} h ago with another "
+            "tracking number: TikTok takes corrections only within 72 h of shipping",
         )
     return Decision(
         Action.UPDATE_SHIPPING_INFO,
@@ -220,11 +290,12 @@ def _already_shipped(
 
 
 def _shipped_time(package_id: str, order: Order, uploaded: list[UploadedShipment]) -> int | None:
-    """When the package shipped: our own upload of it, else TikTok's rts_time for the order."""
-    ours = [s.uploaded_at for s in uploaded if s.package_id == package_id]
-    if ours:
-        return min(ours)
-    return order.rts_time or None
+    """When the package shipped, for the 72 h window: the earliest of TikTok's rts_time and
+    any shipment of it tts-sync recorded (a correction does not restart the window)."""
+    known = [s.uploaded_at for s in uploaded if s.package_id == package_id and s.uploaded_at]
+    if order.rts_time:
+        known.append(order.rts_time)
+    return min(known) if known else None
 
 
 def _provider(message: TrackingUpload, order: Order, carriers: CarrierMap) -> str | Refused:

@@ -142,8 +142,11 @@ class RefusalCode(StrEnum):
     UNKNOWN_LINE_ITEMS = "unknown_line_items"
     UNKNOWN_PACKAGE = "unknown_package"
     PACKAGE_REQUIRED = "package_required"
+    PARTIAL_PACKAGE = "partial_package"
+    LINE_CANCELLED = "line_cancelled"
     MIXED_SHIPMENT = "mixed_shipment"
     CORRECTION_TOO_LATE = "correction_too_late"
+    CORRECTION_WINDOW_UNKNOWN = "correction_window_unknown"
     TIKTOK_REFUSED = "tiktok_refused"
 
 

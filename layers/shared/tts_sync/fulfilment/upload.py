@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from tts_sync.audit.models import AuditEntry
@@ -44,6 +44,7 @@ from tts_sync.orders.sync import SyncContext
 from tts_sync.outbound import OrderEventDetail, OrderEventType, OutboundEvent, OutboundPublishError
 from tts_sync.tiktok import Deadline, ShopAccess
 from tts_sync.tiktok.errors import (
+    CODE_INVALID_PARAMETER,
     TikTokApiError,
     TikTokOutcomeUnknownError,
     TikTokPermanentError,
@@ -123,6 +124,11 @@ def upload_tracking(
         # Nothing was applied that a re-read would not see: the next delivery checks again.
         _release(context, message)
         return UploadResult(UploadOutcome.RETRY, reason=f"{type(exc).__name__}: {exc}")
+    except TikTokPermanentError:
+        # A read TikTok refuses (order or package detail; a refused write is a refusal
+        # above): the key is given back before the error goes up (retried, then the DLQ).
+        _release(context, message)
+        raise
     if result.outcome in (UploadOutcome.UPLOADED, UploadOutcome.ALREADY_SHIPPED):
         # Later deliveries of this key are duplicates: nothing read or sent.
         context.store.finish(message.shop_id, key, result.action, result.package_id)
@@ -141,45 +147,71 @@ def _upload_claimed(
     deadline: Deadline,
 ) -> UploadResult:
     api = context.api()
-    order = _read_order(api, access, message.order_id, deadline)
-    if order is None:
-        return UploadResult(
-            UploadOutcome.REFUSED,
-            RefusalCode.UNKNOWN_ORDER,
-            f"order {message.order_id} is not an order of shop {message.shop_id} on TikTok",
-        )
-    stored = context.sync.store.get_many(message.shop_id, [message.order_id]).get(message.order_id)
-    decision = decide(
-        message,
-        order,
-        region=region,
-        carriers=context.store.carrier_map(message.shop_id),
-        settings=context.store.settings(message.shop_id),
-        uploaded=list(stored.record.shipments) if stored else [],
-        now=context.clock(),
+    unknown_order = UploadResult(
+        UploadOutcome.REFUSED,
+        RefusalCode.UNKNOWN_ORDER,
+        f"order {message.order_id} is not an order of shop {message.shop_id} on TikTok",
     )
+    try:
+        order = _read_order(api, access, message.order_id, deadline)
+    except TikTokPermanentError as exc:
+        if not _is_order_not_found(exc):
+            raise
+        return replace(unknown_order, reason=f"{unknown_order.reason} ({exc.message})")
+    if order is None:
+        return unknown_order
+    stored = context.sync.store.get_many(message.shop_id, [message.order_id]).get(message.order_id)
+
+    def decide_on(order: Order) -> Decision | Refused:
+        return decide(
+            message,
+            order,
+            region=region,
+            carriers=context.store.carrier_map(message.shop_id),
+            settings=context.store.settings(message.shop_id),
+            uploaded=list(stored.record.shipments) if stored else [],
+            now=context.clock(),
+        )
+
+    decision = decide_on(order)
     if isinstance(decision, Refused):
-        if decision.retry_after is not None:
-            return UploadResult(
-                UploadOutcome.RETRY,
-                decision.code,
-                decision.reason,
-                retry_after=decision.retry_after,
-            )
-        return UploadResult(UploadOutcome.REFUSED, decision.code, decision.reason)
+        return _refusal(decision)
     try:
         package_id = _act(api, access, message, order, decision, deadline)
     except TikTokOutcomeUnknownError as unknown:
         package_id = _verify(api, access, message, decision, deadline, unknown)
     except TikTokPermanentError as exc:
-        return UploadResult(
-            UploadOutcome.REFUSED,
-            RefusalCode.TIKTOK_REFUSED,
-            f"TikTok refused {decision.action.value} of order {order.id}: {exc.message}",
-            action=decision.action.value,
-            tiktok_code=exc.code,
-            provider_id=decision.shipping_provider_id,
+        # "Already shipped" after an earlier write whose outcome was unknown (applied late):
+        # look once more before calling it a refusal.
+        again = _read_order(api, access, message.order_id, deadline)
+        second = decide_on(again) if again is not None else decision
+        refused = _tiktok_refused(
+            f"TikTok refused {decision.action.value} of order {order.id}", exc
         )
+        refused = replace(
+            refused, action=decision.action.value, provider_id=decision.shipping_provider_id
+        )
+        if isinstance(second, Refused):
+            return _refusal(second)
+        if second.action is Action.NOTHING:
+            logger.info("refused write: the order shows it applied", action=decision.action.value)
+            package_id = second.package_id
+        elif second.action is decision.action or again is None:
+            return refused
+        else:  # TikTok's state moved on: the one other write it now calls for
+            try:
+                package_id = _act(api, access, message, again, second, deadline)
+            except TikTokOutcomeUnknownError as unknown:
+                package_id = _verify(api, access, message, second, deadline, unknown)
+            except TikTokPermanentError as exc2:
+                return replace(
+                    _tiktok_refused(
+                        f"TikTok refused {second.action.value} of order {order.id}", exc2
+                    ),
+                    action=second.action.value,
+                    provider_id=second.shipping_provider_id,
+                )
+            decision = second
     shipment = UploadedShipment(
         business_key=message.business_key,
         package_id=package_id,
@@ -203,6 +235,29 @@ def _upload_claimed(
         package_id=package_id,
         provider_id=decision.shipping_provider_id,
     )
+
+
+def _refusal(refused: Refused) -> UploadResult:
+    if refused.retry_after is not None:
+        return UploadResult(
+            UploadOutcome.RETRY, refused.code, refused.reason, retry_after=refused.retry_after
+        )
+    return UploadResult(UploadOutcome.REFUSED, refused.code, refused.reason)
+
+
+def _tiktok_refused(what: str, exc: TikTokPermanentError) -> UploadResult:
+    return UploadResult(
+        UploadOutcome.REFUSED,
+        RefusalCode.TIKTOK_REFUSED,
+        f"{what}: {exc.message}",
+        tiktok_code=exc.code,
+    )
+
+
+def _is_order_not_found(exc: TikTokPermanentError) -> bool:
+    """Get Order Detail refusing the id itself (36009004 naming the order) rather than
+    answering without it: the order is not the shop's."""
+    return exc.code == CODE_INVALID_PARAMETER and "order" in exc.message.lower()
 
 
 def _read_order(
