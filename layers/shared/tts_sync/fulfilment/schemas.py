@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tts_sync.fulfilment.models import TrackingUpload
-from tts_sync.outbound.schemas import render
+from tts_sync.outbound.schemas import render, schema_files_drift, write_schema_files
 
 INBOUND_SCHEMA_DIR = Path("schemas") / "inbound"  # relative to the repository root
 TRACKING_UPLOAD_SCHEMA = "tracking-upload.json"
@@ -34,22 +34,8 @@ def expected_files() -> dict[str, str]:
 
 
 def write_schemas(root: Path) -> list[Path]:
-    directory = root / INBOUND_SCHEMA_DIR
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, text in expected_files().items():
-        path = directory / name
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-    return written
+    return write_schema_files(root, INBOUND_SCHEMA_DIR, expected_files())
 
 
 def schema_drift(root: Path) -> list[str]:
-    problems = []
-    for name, text in expected_files().items():
-        path = root / INBOUND_SCHEMA_DIR / name
-        if not path.is_file():
-            problems.append(f"{INBOUND_SCHEMA_DIR / name} is missing")
-        elif path.read_text(encoding="utf-8") != text:
-            problems.append(f"{INBOUND_SCHEMA_DIR / name} differs from the models")
-    return problems
+    return schema_files_drift(root, INBOUND_SCHEMA_DIR, expected_files())

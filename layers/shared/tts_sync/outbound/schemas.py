@@ -89,6 +89,30 @@ def render(schema: dict[str, Any]) -> str:
     return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+def write_schema_files(root: Path, folder: Path, files: dict[str, str]) -> list[Path]:
+    """Writes each name -> text under root/folder (the message contracts' committed schemas)."""
+    directory = root / folder
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in files.items():
+        path = directory / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def schema_files_drift(root: Path, folder: Path, files: dict[str, str]) -> list[str]:
+    """One line per file under root/folder that is missing or differs from its text."""
+    problems = []
+    for name, text in files.items():
+        path = root / folder / name
+        if not path.is_file():
+            problems.append(f"{folder / name} is missing")
+        elif path.read_text(encoding="utf-8") != text:
+            problems.append(f"{folder / name} differs from the models")
+    return problems
+
+
 def expected_files() -> dict[str, str]:
     """File name -> content of every schema file that should be committed."""
     return {f"{kind.slug}.json": render(event_schema(kind)) for kind in EVENT_KINDS}

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tts_sync.outbound.schemas import render
+from tts_sync.outbound.schemas import render, schema_files_drift, write_schema_files
 from tts_sync.privacy.models import PrivacyDeletionMessage
 
 SCHEMA_DIR = Path("schemas") / "privacy"  # relative to the repository root
@@ -33,22 +33,8 @@ def expected_files() -> dict[str, str]:
 
 
 def write_schemas(root: Path) -> list[Path]:
-    directory = root / SCHEMA_DIR
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, text in expected_files().items():
-        path = directory / name
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-    return written
+    return write_schema_files(root, SCHEMA_DIR, expected_files())
 
 
 def schema_drift(root: Path) -> list[str]:
-    problems = []
-    for name, text in expected_files().items():
-        path = root / SCHEMA_DIR / name
-        if not path.is_file():
-            problems.append(f"{SCHEMA_DIR / name} is missing")
-        elif path.read_text(encoding="utf-8") != text:
-            problems.append(f"{SCHEMA_DIR / name} differs from the models")
-    return problems
+    return schema_files_drift(root, SCHEMA_DIR, expected_files())
