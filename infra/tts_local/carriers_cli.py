@@ -12,9 +12,9 @@ tracking_upload_*.json). It runs where you choose:
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
+
+from tts_local.mapping_cli import run_console_job
 
 
 def add_carriers_parser(commands: Any) -> None:
@@ -78,30 +78,9 @@ def carriers_event(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_carriers(args: argparse.Namespace) -> int:
-    event = carriers_event(args)
-    if args.print_event:
-        print(json.dumps(event))
-        return 0
-    if args.function:
-        import boto3
+    def handle(event: dict[str, Any]) -> Any:
+        from tts_sync.fulfilment.jobs import handle_fulfilment_job
 
-        reply = boto3.client("lambda").invoke(
-            FunctionName=args.function, Payload=json.dumps(event).encode()
-        )
-        payload = json.loads(reply["Payload"].read() or b"null")
-        print(json.dumps(payload, indent=2))
-        return 1 if reply.get("FunctionError") else _exit_code(payload)
-    from tts_sync.errors import TtsSyncError
-    from tts_sync.fulfilment.jobs import handle_fulfilment_job
+        return handle_fulfilment_job(event, lambda: 60.0)
 
-    try:
-        answer = handle_fulfilment_job(event, lambda: 60.0)
-    except TtsSyncError as exc:
-        print(f"tts-sync carriers: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(answer, indent=2))
-    return _exit_code(answer)
-
-
-def _exit_code(answer: Any) -> int:
-    return 1 if isinstance(answer, dict) and answer.get("mapped") is False else 0
+    return run_console_job(args, carriers_event(args), handle, "carriers")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 
@@ -59,7 +60,22 @@ def mapping_event(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_mapping(args: argparse.Namespace) -> int:
-    event = mapping_event(args)
+    def handle(event: dict[str, Any]) -> Any:
+        from tts_sync.stock.jobs import handle_stock_job
+
+        return handle_stock_job(event, lambda: 60.0)
+
+    return run_console_job(args, mapping_event(args), handle, "mapping")
+
+
+def run_console_job(
+    args: argparse.Namespace,
+    event: dict[str, Any],
+    handle: Callable[[dict[str, Any]], Any],
+    command: str,
+) -> int:
+    """A console job's event printed (--print-event), sent to the deployed function
+    (--function), or run here against the stack's tables; its answer printed as JSON."""
     if args.print_event:
         print(json.dumps(event))
         return 0
@@ -73,12 +89,11 @@ def run_mapping(args: argparse.Namespace) -> int:
         print(json.dumps(payload, indent=2))
         return 1 if reply.get("FunctionError") else _exit_code(payload)
     from tts_sync.errors import TtsSyncError
-    from tts_sync.stock.jobs import handle_stock_job
 
     try:
-        answer = handle_stock_job(event, lambda: 60.0)
+        answer = handle(event)
     except TtsSyncError as exc:
-        print(f"tts-sync mapping: {exc}", file=sys.stderr)
+        print(f"tts-sync {command}: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(answer, indent=2))
     return _exit_code(answer)
