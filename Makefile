@@ -32,8 +32,11 @@ sync: uv ## Create/refresh the dev environment from uv.lock
 run: sync ## Start the local stack (moto + HTTP API + sandbox) and run the demo; Ctrl-C stops it
 	$(UV) run --locked tts-sync local --port $(PORT) --demo
 
+# Test files run in parallel, one worker per core (at most 4: each local-stack test starts its own
+# moto and workers); TEST_WORKERS=0 runs them in this process, for pdb or -s.
+TEST_WORKERS ?= auto
 test: sync validate ## Whole test suite + template checks (sam validate --lint, cfn-lint)
-	$(UV) run --locked pytest
+	$(UV) run --locked pytest --numprocesses $(TEST_WORKERS) --maxprocesses 4 --dist loadfile
 
 lint: sync ## ruff + mypy
 	$(UV) run --locked ruff check .
