@@ -26,9 +26,7 @@ def parse_console_job(
     or each field of the job that is missing or invalid). `examples` names the committed
     console events, e.g. "events/console/order_sync_*.json"."""
     if not isinstance(event, dict) or event.get("job") not in names:
-        raise error(
-            f'expected a JSON object with "job" one of {", ".join(names)} (see {examples})'
-        )
+        raise error(f'expected a JSON object with "job" one of {", ".join(names)} (see {examples})')
     try:
         return jobs.validate_python(event)
     except ValidationError as exc:

@@ -25,6 +25,7 @@ from tts_sync.audit.runtime import audit_dependencies
 from tts_sync.audit.trail import order_trail, render_trail
 from tts_sync.config import load_config
 from tts_sync.console_jobs import parse_console_job
+from tts_sync.deadline import Deadline
 from tts_sync.errors import TtsSyncError
 from tts_sync.observability import MetricUnit, logger, metrics
 from tts_sync.ops.show import order_view, shop_view
@@ -32,7 +33,6 @@ from tts_sync.orders.deadlines import sweep_ship_deadlines
 from tts_sync.orders.reconcile import BackfillRangeError, backfill_shop, reconcile_shop
 from tts_sync.orders.reservations import ReservationState, units_by_sku
 from tts_sync.orders.runtime import OrderSyncConfig, OrderSyncDependencies, order_sync_dependencies
-from tts_sync.deadline import Deadline
 
 ShopId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_-]+$")]
 # Stop starting shops with less time than this left; the next run continues.
