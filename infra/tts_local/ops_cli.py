@@ -1,4 +1,7 @@
-"""`tts-sync ops ...`: operator commands, against a deployed stack or the local stack alike."""
+"""`tts-sync ops ...`: operator commands, against a deployed stack or the local stack alike.
+
+Redrive and the replays call the same domain functions as the ops function's console jobs
+(tts_sync.ops.jobs); a CLI run has no deadline, so it runs each to the end."""
 
 from __future__ import annotations
 
@@ -22,8 +25,6 @@ from tts_sync.ops.replay import (
 )
 from tts_sync.ops.target import StackTarget, TargetError, deployed_target, local_target
 from tts_sync.webhooks.dynamo_store import DynamoEventStore
-
-# The same domain functions as the ops function (tts_sync.ops.jobs); a CLI run has no deadline.
 
 
 def run_ops(args: argparse.Namespace) -> int:
