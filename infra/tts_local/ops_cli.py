@@ -1,4 +1,7 @@
-"""`tts-sync ops ...`: operator commands, against a deployed stack or the local stack alike."""
+"""`tts-sync ops ...`: operator commands, against a deployed stack or the local stack alike.
+
+Redrive and the replays call the same domain functions as the ops function's console jobs
+(tts_sync.ops.jobs); a CLI run has no deadline, so it runs each to the end."""
 
 from __future__ import annotations
 
@@ -12,19 +15,16 @@ from tts_sync.ops.quarantine_replay import (
     quarantined_bodies,
     replay_quarantined,
 )
-from tts_sync.ops.redrive import RedriveError, dead_letter_queues, redrive, render, waiting
-from tts_sync.ops.replay import ReplayError, ReplaySelection, replay, stored_events
+from tts_sync.ops.redrive import RedriveError, redrive_stack, render
+from tts_sync.ops.replay import (
+    ReplayError,
+    ReplaySelection,
+    count_stored_events,
+    replay,
+    stored_event_pages,
+)
 from tts_sync.ops.target import StackTarget, TargetError, deployed_target, local_target
 from tts_sync.webhooks.dynamo_store import DynamoEventStore
-
-# Failure destinations that are not some queue's DLQ: what their messages describe, and where
-# the work they name can be found again.
-FAILURE_DESTINATIONS = {
-    "EventsStreamDeadLetterQueue": (
-        "Events stream batches EventRouterFunction gave up on (shard and sequence range); the "
-        "events themselves stay in EventsTable for 30 days"
-    ),
-}
 
 
 def run_ops(args: argparse.Namespace) -> int:
@@ -45,29 +45,17 @@ def run_ops(args: argparse.Namespace) -> int:
 
 
 def run_redrive(target: StackTarget, args: argparse.Namespace) -> int:
-    sqs = target.client("sqs")
-    queues = dead_letter_queues(sqs, target.queue_urls())
-    if args.queue:
-        unknown = sorted(set(args.queue) - {q.logical_id for q in queues})
-        if unknown:
-            known = ", ".join(q.logical_id for q in queues) or "none"
-            raise RedriveError(
-                f"not a dead-letter queue of {target.name}: {unknown} (DLQs: {known})"
-            )
-        queues = [q for q in queues if q.logical_id in args.queue]
-    dry_run = not args.move
-    reports = [
-        redrive(sqs, queue, dry_run=dry_run, limit=args.limit, progress=_progress(queue.logical_id))
-        for queue in queues
-    ]
-    print(render([r for r in reports if r.waiting or r.moved or r.failed], dry_run))
-    for logical_id, meaning in FAILURE_DESTINATIONS.items():
-        url = target.queue_urls().get(logical_id)
-        if url and (count := waiting(sqs, url)):
-            print(f"{logical_id}: {count} waiting: {meaning}; not moved by redrive")
-    if dry_run and any(r.waiting for r in reports):
-        print("dry run: nothing moved; add --move to move")
-    return 1 if any(r.failed for r in reports) else 0
+    run = redrive_stack(
+        target.client("sqs"),
+        target.queue_urls(),
+        stack=target.name,
+        wanted=args.queue,
+        dry_run=not args.move,
+        limit=args.limit,
+        progress=_progress,
+    )
+    print(render(run))
+    return 1 if any(r.failed for r in run.reports) else 0
 
 
 def run_replay(target: StackTarget, args: argparse.Namespace) -> int:
@@ -82,13 +70,13 @@ def run_replay(target: StackTarget, args: argparse.Namespace) -> int:
     if not table:
         raise ReplayError(f"{target.name} has no EventsTable")
     dynamodb = target.client("dynamodb")
-    items = stored_events(dynamodb, table, selection)
+    pages = stored_event_pages(dynamodb, table, selection)
     if args.dry_run:
-        count = sum(1 for _ in items)
+        count = count_stored_events(pages).matched
         print(f"{count} stored events match; dry run: nothing replayed")
         return 0
     stream_arn = dynamodb.describe_table(TableName=table)["Table"].get("LatestStreamArn", "")
-    report = replay(items, target.invoker("EventRouterFunction"), stream_arn)
+    report = replay(pages, target.invoker("EventRouterFunction"), stream_arn)
     print(
         f"{report.matched} stored events replayed through EventRouterFunction "
         f"({report.sent} sent, {len(report.failed)} not processed)"

@@ -221,3 +221,35 @@ def test_ops_replay_quarantine_stores_what_the_fix_accepts_on_the_local_stack(
         for item in dynamodb.scan(TableName=quarantine, ConsistentRead=True)["Items"]
     }
     assert refused in kept and _body("e2e-quarantine-fixed") not in kept
+
+
+def test_the_ops_function_replays_through_the_router_over_lambdas_invoke_api(stack, webhook_url):
+    """OpsFunction's own boto3 Lambda client reaches EventRouterFunction through the stack's
+    Invoke REST path (AWS_ENDPOINT_URL_LAMBDA); so does an operator's `aws lambda invoke`."""
+    import boto3
+    from botocore.config import Config
+
+    listing = {
+        "type": 5,
+        "tts_notification_id": "e2e-ops-function-listing",
+        "shop_id": "7494049642642441621",
+        "timestamp": int(time.time()),
+        "data": {"product_id": "1729582718312380002", "status": "ACTIVATE", "update_time": 6},
+    }
+    body = json.dumps(listing).encode()
+    assert post_signed(webhook_url, body, APP_KEY, APP_SECRET, timeout=30).status_code == 200
+    lambda_api = boto3.client("lambda", endpoint_url=stack.api_url, config=Config(read_timeout=120))
+    name = stack.physical_id("OpsFunction")
+
+    def invoke(event: dict) -> tuple[str | None, dict]:
+        response = lambda_api.invoke(FunctionName=name, Payload=json.dumps(event).encode())
+        return response.get("FunctionError"), json.loads(response["Payload"].read())
+
+    error, answer = invoke({"job": "replay", "types": ["PRODUCT_STATUS_CHANGE"]})
+    assert error is None, answer
+    assert answer["complete"] is True and answer["failed"] == []
+    assert answer["sent"] >= 1 and answer["sent"] == answer["matched"]
+
+    error, answer = invoke({"job": "replay", "since": "yesterday"})
+    assert error == "Unhandled"
+    assert answer["errorType"] == "InvalidOpsEventError" and "since:" in answer["errorMessage"]

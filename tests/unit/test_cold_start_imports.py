@@ -27,3 +27,10 @@ def test_botocore_clients_keep_the_endpoint_override_and_the_fast_budget(monkeyp
         assert default.meta.config.retries["mode"] == "standard"
     finally:
         reset_clients()
+
+
+def test_the_ops_function_loads_neither_the_tiktok_client_nor_boto3():
+    # It never calls TikTok: its deadline comes from tts_sync.deadline, not tiktok.retry.
+    modules = _modules_after_import("ops", POWERTOOLS_TRACE_DISABLED="true")
+    assert "tts_sync.ops.jobs" in modules
+    assert not {"tts_sync.tiktok", "httpx", "boto3"} & modules

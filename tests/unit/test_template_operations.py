@@ -109,3 +109,15 @@ def test_every_alarm_is_in_the_readme_runbook() -> None:
         and not (name.endswith("ThrottlesAlarm") and "`<Function>ThrottlesAlarm`" in runbook)
     ]
     assert missing == []
+
+
+def test_the_ops_function_knows_every_queue_of_the_template() -> None:
+    """Redrive finds the DLQs among OPS_QUEUE_URLS: a queue added without its entry would
+    never be redriven from the console."""
+    variables = RESOURCES["OpsFunction"]["Properties"]["Environment"]["Variables"]
+    text = variables["OPS_QUEUE_URLS"]["Fn::Sub"]
+    urls = json.loads(re.sub(r"\$\{([A-Za-z0-9]+)\}", r"ref:\1", text))
+    assert urls == {name: f"ref:{name}" for name in _of_type("AWS::SQS::Queue")}
+    assert variables["EVENT_ROUTER_FUNCTION_NAME"] == {"Ref": "EventRouterFunction"}
+    assert variables["EVENTS_TABLE_NAME"] == {"Ref": "EventsTable"}
+    assert variables["QUARANTINE_TABLE_NAME"] == {"Ref": "QuarantineTable"}

@@ -63,9 +63,14 @@ class Invocation:
 
 
 def lambda_environment(
-    spec: FunctionSpec, endpoint_url: str, region: str, overrides: dict[str, str]
+    spec: FunctionSpec,
+    endpoint_url: str,
+    region: str,
+    overrides: dict[str, str],
+    lambda_endpoint_url: str | None = None,
 ) -> dict[str, str]:
-    """What a Lambda container's environment would hold, pointed at moto."""
+    """What a Lambda container's environment would hold, pointed at moto; Lambda's own API
+    (a function invoking another) at `lambda_endpoint_url`, the stack's API port."""
     env = {key: os.environ[key] for key in _PASSED_THROUGH if key in os.environ}
     env.update(FAKE_CREDENTIALS)
     env.update(
@@ -87,6 +92,8 @@ def lambda_environment(
             "TTS_LOCAL_FUNCTION_ARN": spec.arn,
         }
     )
+    if lambda_endpoint_url:  # botocore's service-specific endpoint beats AWS_ENDPOINT_URL
+        env["AWS_ENDPOINT_URL_LAMBDA"] = lambda_endpoint_url
     env.update(spec.environment)
     env.update(overrides)
     return env

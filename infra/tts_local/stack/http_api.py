@@ -3,6 +3,10 @@
 Routes come from the OpenAPI bodies the SAM translator writes for AWS::Serverless::HttpApi, so
 any route added to template.yaml is served without code here. Responses follow the v2 mapping
 rules; handler crashes and timeouts look like API Gateway's 500.
+
+The same port also serves Lambda's own Invoke API (POST /2015-03-31/functions/{name}/
+invocations, synchronous), which the workers reach through AWS_ENDPOINT_URL_LAMBDA: a function
+that invokes another with boto3 (the ops function's replay) runs unchanged locally.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ _TEXT_TYPES = re.compile(
 _FUNCTION_IN_URI = re.compile(r"function:([A-Za-z0-9_-]+)")
 _DECIMAL = re.compile(r"[0-9]+")
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,8}")
+_LAMBDA_INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
 # How long a connection may take to send a body it announced (API Gateway gives up too).
 BODY_TIMEOUT_SECONDS = 10.0
 
@@ -389,6 +394,56 @@ def map_response(invocation: Invocation, route: Route) -> HttpResponse:
 
 
 Invoker = Callable[[str, Any], Invocation]  # (function physical name, event)
+
+
+def lambda_error(status: HTTPStatus, error_type: str, message: str) -> HttpResponse:
+    """An error of the Lambda API itself (not of the function), as Lambda answers it."""
+    return HttpResponse(
+        int(status),
+        [("content-type", "application/json"), ("x-amzn-errortype", error_type)],
+        json.dumps({"Type": "User", "message": message}).encode(),
+    )
+
+
+def lambda_invoke(
+    invoke: Invoker, name: str, headers: list[tuple[str, str]], body: bytes
+) -> HttpResponse:
+    """Lambda's Invoke (RequestResponse): the function's answer as the payload; a function
+    error is still a 200, with X-Amz-Function-Error and the error document as the payload."""
+    invocation_type = next(
+        (v for k, v in headers if k.lower() == "x-amz-invocation-type"), "RequestResponse"
+    )
+    if invocation_type != "RequestResponse":
+        return lambda_error(
+            HTTPStatus.BAD_REQUEST,
+            "InvalidParameterValueException",
+            f"the local stack serves synchronous invokes only, not {invocation_type}",
+        )
+    try:
+        event = json.loads(body or b"{}")
+    except ValueError:
+        return lambda_error(
+            HTTPStatus.BAD_REQUEST, "InvalidRequestContentException", "Could not parse JSON"
+        )
+    try:
+        invocation = invoke(name, event)
+    except KeyError:
+        return lambda_error(
+            HTTPStatus.NOT_FOUND, "ResourceNotFoundException", f"Function not found: {name}"
+        )
+    answer = [("content-type", "application/json"), ("x-amz-executed-version", "$LATEST")]
+    if not invocation.ok:
+        answer.append(("x-amz-function-error", "Unhandled"))
+        error = invocation.error or {}
+        document = {
+            "errorMessage": error.get("errorMessage", ""),
+            "errorType": error.get("errorType", "Unhandled"),
+            **({"stackTrace": error["stackTrace"]} if "stackTrace" in error else {}),
+        }
+        return HttpResponse(200, answer, json.dumps(document).encode())
+    return HttpResponse(200, answer, json.dumps(invocation.payload, default=str).encode())
+
+
 AdminHandler = Callable[[str, str, bytes], HttpResponse | None]  # (method, path, body)
 
 
@@ -459,6 +514,9 @@ class ApiServer:
             response = self._admin(method, parts.path, body)
             if response is not None:
                 return response
+        invocation = _LAMBDA_INVOKE.match(parts.path)
+        if invocation is not None and method == "POST":
+            return lambda_invoke(self._invoke, unquote(invocation["name"]), headers, body)
         found = self.routes.match(method, parts.path)
         if found is None:
             return gateway_error(HTTPStatus.NOT_FOUND, "Not Found")

@@ -306,9 +306,13 @@ class LocalStack:
             memory_mb=int(props.get("MemorySize", 128)),
             environment={key: _env_text(value) for key, value in variables.items()},
         )
-        assert self.clients is not None
+        assert self.clients is not None and self._api is not None
         environment = lambda_environment(
-            spec, self.clients.endpoint_url, self.settings.region, self._env_overrides
+            spec,
+            self.clients.endpoint_url,
+            self.settings.region,
+            self._env_overrides,
+            lambda_endpoint_url=self._api.url,  # bound before any worker is added
         )
         self.workers[resource.logical_id] = FunctionWorker(spec, environment)
 

@@ -19,6 +19,7 @@ from tts_sync.container import container_cached, reset_container
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
 
@@ -31,9 +32,19 @@ FAST_CONFIG = Config(
 )
 
 
+# A synchronous Invoke waits for the function it calls (up to Lambda's 900 s maximum); the
+# caller's own budget decides whether to start one.
+INVOKE_CONFIG = Config(
+    connect_timeout=5,
+    read_timeout=900,
+    retries={"mode": "standard", "total_max_attempts": 2},
+)
+_CONFIGS = {"fast": FAST_CONFIG, "invoke": INVOKE_CONFIG}
+
+
 @container_cached
 def _client(service: str, profile: str = "default") -> Any:
-    config = FAST_CONFIG if profile == "fast" else Config(retries={"mode": "standard"})
+    config = _CONFIGS.get(profile) or Config(retries={"mode": "standard"})
     return botocore.session.get_session().create_client(service, config=config)
 
 
@@ -51,6 +62,11 @@ def sqs_client() -> SQSClient:
 
 def events_client() -> EventBridgeClient:
     return _client("events")
+
+
+def lambda_client() -> LambdaClient:
+    """For synchronous invokes (AWS_ENDPOINT_URL_LAMBDA points it at the local stack)."""
+    return _client("lambda", "invoke")
 
 
 def reset_clients() -> None:

@@ -10,7 +10,7 @@ from tests.integration.orders.conftest import OrderSync, create_tables
 from tests.integration.orders.streams import STREAM_ARN, stored_event
 from tests.support import FakeLambdaContext
 from tts_sync.events.router import handle_events_stream
-from tts_sync.ops.replay import ReplaySelection, replay, stored_events
+from tts_sync.ops.replay import ReplaySelection, replay, stored_event_pages, stored_events
 from tts_sync.outbound import OrderEventType
 
 RED = {
@@ -45,14 +45,14 @@ def test_replaying_what_was_applied_changes_nothing_and_publishes_nothing(
     ids = [o.id for o in orders]
     assert _store_webhooks(sync, table, ids) >= 4
 
-    first = replay(stored_events(sync.dynamodb, table, ReplaySelection()), _invoke, STREAM_ARN)  # type: ignore[attr-defined]
+    first = replay(stored_event_pages(sync.dynamodb, table, ReplaySelection()), _invoke, STREAM_ARN)  # type: ignore[attr-defined]
     assert (first.matched, first.failed) == (first.sent, [])
     applied = {o: sync.store.get(sync.shop_id, o) for o in ids}
     assert all(stored is not None for stored in applied.values())
     published = len(sync.publisher.published)
     assert published > 0
 
-    again = replay(stored_events(sync.dynamodb, table, ReplaySelection()), _invoke, STREAM_ARN)  # type: ignore[attr-defined]
+    again = replay(stored_event_pages(sync.dynamodb, table, ReplaySelection()), _invoke, STREAM_ARN)  # type: ignore[attr-defined]
     assert again.failed == [] and again.matched == first.matched
     assert len(sync.publisher.published) == published  # no outbound event twice
     for order_id, before in applied.items():
@@ -68,11 +68,13 @@ def test_a_replay_after_a_fix_applies_what_failed_once(dynamo_sync: OrderSync) -
     _store_webhooks(sync, table, [order.id])
     # TikTok failing (every try of the client's retries): the live delivery failed.
     sync.sandbox.inject_fault("/order/202309/orders", "5xx", count=100, status=500)
-    failed = replay(stored_events(sync.dynamodb, table, ReplaySelection()), _invoke, STREAM_ARN)  # type: ignore[attr-defined]
+    failed = replay(
+        stored_event_pages(sync.dynamodb, table, ReplaySelection()), _invoke, STREAM_ARN
+    )  # type: ignore[attr-defined]
     assert failed.failed and sync.store.get(sync.shop_id, order.id) is None
 
     sync.sandbox.clear_faults()  # fixed
-    fixed = replay(stored_events(sync.dynamodb, table, ReplaySelection()), _invoke, STREAM_ARN)  # type: ignore[attr-defined]
+    fixed = replay(stored_event_pages(sync.dynamodb, table, ReplaySelection()), _invoke, STREAM_ARN)  # type: ignore[attr-defined]
     assert fixed.failed == []
     stored = sync.store.get(sync.shop_id, order.id)
     assert stored is not None and stored.record.status == "ON_HOLD"

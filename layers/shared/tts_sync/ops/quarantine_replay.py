@@ -10,6 +10,10 @@ these). A body that is stored, or that was already stored (TikTok's own retry af
 leaves the quarantine; one that still fails stays, with the reason it fails now.
 
 Run it from the release that is deployed: the parser used is this package's.
+
+The quarantine is read in key order; a run stopped by `keep_going()` (the ops function's
+deadline) reports the last key it examined, and a run from there (`start_after`) examines
+only the bodies after it: a body that still fails is not examined twice.
 """
 
 from __future__ import annotations
@@ -49,9 +53,12 @@ class QuarantineReplayReport:
     stored: list[str] = field(default_factory=list)  # Events keys now stored (or would be)
     already_stored: list[str] = field(default_factory=list)
     still_failing: list[StillFailing] = field(default_factory=list)
+    complete: bool = True  # False: stopped by keep_going(); resume after last_examined
+    last_examined: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "complete": self.complete,
             "examined": self.examined,
             "stored": self.stored,
             "already_stored": self.already_stored,
@@ -68,12 +75,18 @@ def replay_quarantined(
     remove: Callable[[str], None],
     *,
     dry_run: bool = False,
+    keep_going: Callable[[], bool] = lambda: True,
 ) -> QuarantineReplayReport:
     """Each body through the intake's parse and write again. StorageUnavailableError (the store
-    could not confirm a write) stops the run: what was not yet examined stays quarantined."""
+    could not confirm a write) stops the run: what was not yet examined stays quarantined.
+    No body is started once `keep_going()` is false."""
     report = QuarantineReplayReport()
     for body in bodies:
+        if not keep_going():
+            report.complete = False
+            break
         report.examined += 1
+        report.last_examined = body.key
         try:
             envelope = parse_envelope(body.raw_body)
         except InvalidPayloadError as exc:
@@ -98,10 +111,16 @@ def replay_quarantined(
     return report
 
 
-def quarantined_bodies(dynamodb: DynamoDBClient, table: str) -> Iterator[QuarantinedBody]:
-    """Every quarantined webhook body (consistent reads; items past their TTL are skipped)."""
+def quarantined_bodies(
+    dynamodb: DynamoDBClient, table: str, *, start_after: str | None = None
+) -> Iterator[QuarantinedBody]:
+    """Every quarantined webhook body (consistent reads; items past their TTL are skipped), in
+    scan order, from just after the key `start_after` when given (it may have been removed)."""
     now = datetime.now(UTC).timestamp()
-    for page in dynamodb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
+    request: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
+    if start_after:
+        request["ExclusiveStartKey"] = {"pk": {"S": start_after}}
+    for page in _scan(dynamodb, request):
         for item in page.get("Items", []):
             if item.get("source", {}).get("S", "webhook") != "webhook":
                 continue
@@ -115,6 +134,15 @@ def quarantined_bodies(dynamodb: DynamoDBClient, table: str) -> Iterator[Quarant
                 received_at=datetime.fromisoformat(received) if received else datetime.now(UTC),
                 raw_body=bytes(item.get("raw_body", {}).get("B", b"")),
             )
+
+
+def _scan(dynamodb: DynamoDBClient, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    while True:
+        page = dynamodb.scan(**request)
+        yield dict(page)
+        if not page.get("LastEvaluatedKey"):
+            return
+        request = {**request, "ExclusiveStartKey": page["LastEvaluatedKey"]}
 
 
 def quarantine_remover(dynamodb: DynamoDBClient, table: str) -> Callable[[str], None]:

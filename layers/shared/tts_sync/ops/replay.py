@@ -5,12 +5,17 @@ The Events table keeps every accepted delivery for 30 days. A replay reads the o
 a new item, and invokes the router with them in batches, exactly as the stream would: the same
 parsing, routing, hydration and monotonic apply. Replaying what was already applied changes no
 record and publishes no outbound event; what a bug fix lets through now is applied once.
+
+The scan runs in pages of at most BATCH items, and a batch sent to the router only ever holds
+whole pages: a run that stops (`keep_going()` false: the ops function's deadline) reports the
+key of the last page it finished, and a run given it as `start_after` resumes right after it,
+so no event is sent twice and none is skipped.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -19,6 +24,7 @@ from tts_sync.events.catalogue import BY_NUMBER, order_ids_named
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_lambda import LambdaClient
 
 BATCH = 100  # the stream mapping's BatchSize: the router sees what it would see live
 # Invoke(event) -> the function's answer ({"batchItemFailures": [...]}); raises on a crash.
@@ -27,6 +33,26 @@ Invoker = Callable[[dict[str, Any]], Mapping[str, Any]]
 
 class ReplayError(Exception):
     """The replay could not run as asked; the message says why."""
+
+
+def _always() -> bool:
+    return True
+
+
+def lambda_invoker(client: LambdaClient, function_name: str, *, label: str = "") -> Invoker:
+    """Invoke a function synchronously (RequestResponse) and return its answer; ReplayError
+    when it crashed (a function error, a timeout): the batch was not processed."""
+    label = label or function_name
+
+    def invoke(event: dict[str, Any]) -> Mapping[str, Any]:
+        response = client.invoke(FunctionName=function_name, Payload=json.dumps(event).encode())
+        answer = json.loads(response["Payload"].read() or b"{}")
+        if response.get("FunctionError"):
+            message = answer.get("errorMessage", answer) if isinstance(answer, dict) else answer
+            raise ReplayError(f"{label} failed: {message}")
+        return answer if isinstance(answer, dict) else {}
+
+    return invoke
 
 
 @dataclass(frozen=True)
@@ -77,20 +103,75 @@ class ReplayReport:
     matched: int = 0
     sent: int = 0
     failed: list[str] = field(default_factory=list)  # event keys the router did not process
+    complete: bool = True  # False: stopped by keep_going(); resume with start_after
+    resume_after: str | None = None  # the last key of the last page finished (when stopped)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"matched": self.matched, "sent": self.sent, "failed": self.failed}
+        return {
+            "matched": self.matched,
+            "sent": self.sent,
+            "failed": self.failed,
+            "complete": self.complete,
+        }
+
+
+@dataclass(frozen=True)
+class ScanPage:
+    items: list[dict[str, Any]]  # the page's selected items, in the order TikTok sent them
+    last_key: str | None  # the scan's LastEvaluatedKey after this page; None: the last page
+
+
+def stored_event_pages(
+    dynamodb: DynamoDBClient,
+    table: str,
+    selection: ReplaySelection,
+    *,
+    start_after: str | None = None,
+) -> Iterator[ScanPage]:
+    """The Events items selected, page by page (at most BATCH items scanned per page), from
+    just after the key `start_after` when given."""
+    request: dict[str, Any] = {
+        "TableName": table,
+        "ConsistentRead": True,
+        "Limit": BATCH,
+        **selection.scan_filter(),
+    }
+    if start_after:
+        request["ExclusiveStartKey"] = {"pk": {"S": start_after}}
+    while True:
+        page = dynamodb.scan(**request)
+        items = [item for item in page.get("Items", []) if selection.names_an_order(item)]
+        last = page.get("LastEvaluatedKey")
+        yield ScanPage(
+            sorted(items, key=lambda item: int(item["event_timestamp"]["N"])),
+            str(last["pk"]["S"]) if last else None,
+        )
+        if not last:
+            return
+        request["ExclusiveStartKey"] = last
 
 
 def stored_events(
     dynamodb: DynamoDBClient, table: str, selection: ReplaySelection
 ) -> Iterator[dict[str, Any]]:
     """The Events items selected, in the order TikTok sent them within each scanned page."""
-    for page in dynamodb.get_paginator("scan").paginate(
-        TableName=table, ConsistentRead=True, **selection.scan_filter()
-    ):
-        items = [item for item in page.get("Items", []) if selection.names_an_order(item)]
-        yield from sorted(items, key=lambda item: int(item["event_timestamp"]["N"]))
+    for page in stored_event_pages(dynamodb, table, selection):
+        yield from page.items
+
+
+def count_stored_events(
+    pages: Iterable[ScanPage], *, keep_going: Callable[[], bool] = _always
+) -> ReplayReport:
+    """A dry run: how many stored events match, nothing sent."""
+    report = ReplayReport()
+    last_key: str | None = None
+    for page in pages:
+        report.matched += len(page.items)
+        last_key = page.last_key
+        if last_key is not None and not keep_going():
+            report.complete, report.resume_after = False, last_key
+            break
+    return report
 
 
 def as_stream_record(item: Mapping[str, Any], sequence: int, stream_arn: str) -> dict[str, Any]:
@@ -113,24 +194,59 @@ def as_stream_record(item: Mapping[str, Any], sequence: int, stream_arn: str) ->
 
 
 def replay(
-    items: Iterator[Mapping[str, Any]],
+    pages: Iterable[ScanPage],
     invoke: Invoker,
     stream_arn: str,
     *,
+    keep_going: Callable[[], bool] = _always,
     progress: Callable[[int], None] | None = None,
 ) -> ReplayReport:
+    """Each page's items to the router in batches of at most BATCH whole pages. Before each
+    page is read and each batch sent, `keep_going()` decides; when it says stop, what was not
+    sent is left for a run from `report.resume_after`."""
     report = ReplayReport()
     batch: list[Mapping[str, Any]] = []
-    for item in items:
-        report.matched += 1
-        batch.append(item)
-        if len(batch) == BATCH:
+    sent_through: str | None = None  # the last key of the pages sent so far
+    pending_through: str | None = None  # the last key of the pages in `batch`
+
+    def flush() -> bool:
+        nonlocal batch, sent_through
+        if batch:
+            if not keep_going():
+                return False
             _send(batch, invoke, stream_arn, report)
             batch = []
             if progress:
                 progress(report.sent)
-    if batch:
-        _send(batch, invoke, stream_arn, report)
+        sent_through = pending_through
+        return True
+
+    stopped = False
+    pages = iter(pages)
+    while True:
+        if pending_through is not None and not keep_going():
+            stopped = True
+            break
+        page = next(pages, None)
+        if page is None:
+            break
+        if len(batch) + len(page.items) > BATCH and not flush():
+            stopped = True
+            break
+        batch.extend(page.items)
+        pending_through = page.last_key
+        report.matched += len(page.items)
+        if page.last_key is None:  # the last page
+            break
+    if not stopped and not flush():
+        stopped = True
+    if stopped:
+        if batch:  # counted as matched but not sent: the resumed run scans and sends them
+            report.matched -= len(batch)
+        else:
+            sent_through = pending_through
+        # None: no page was finished; the resumed run starts where this one did.
+        report.complete, report.resume_after = False, sent_through
     return report
 
 

@@ -3,7 +3,6 @@ credentials) or the local stack (its READY info, read from its API port)."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -11,6 +10,10 @@ from typing import Any
 
 import boto3
 import httpx
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from tts_sync.ops.replay import ReplayError, lambda_invoker
 
 # An SQS queue URL: <endpoint>/<12-digit account>/<name>, on AWS and in moto alike.
 _QUEUE_URL = re.compile(r"^https?://[^/]+/\d{12}/[A-Za-z0-9_.-]+$")
@@ -40,28 +43,31 @@ class StackTarget:
 
     def invoker(self, logical_id: str) -> Callable[[dict[str, Any]], Mapping[str, Any]]:
         """Invoke one of the stack's functions synchronously and return its answer; raises
-        TargetError when it crashed (a function error, a timeout)."""
-        if self.local_api_url:
-            url = f"{self.local_api_url}/_local/functions/{logical_id}/invoke"
+        TargetError when it crashed (a function error, a timeout) or could not be reached.
+        The local stack serves Lambda's own Invoke API on its API port, so both go through
+        the same client and the same code (tts_sync.ops.replay.lambda_invoker)."""
+        name = self.resources.get(logical_id)
+        if not name:
+            raise TargetError(f"{self.name} has no {logical_id}")
+        client = boto3.client(
+            "lambda",
+            endpoint_url=self.local_api_url,  # None: AWS itself
+            # A synchronous invoke waits for the function (up to its 900 s maximum).
+            config=Config(read_timeout=900, retries={"mode": "standard", "max_attempts": 3}),
+        )
+        invoke = lambda_invoker(client, name, label=logical_id)
 
-            def invoke_local(event: dict[str, Any]) -> Mapping[str, Any]:
-                answer = httpx.post(url, json=event, timeout=900).json()
-                if not answer.get("ok"):
-                    raise TargetError(f"{logical_id} failed: {answer.get('error')}")
-                return answer.get("payload") or {}
+        def invoke_function(event: dict[str, Any]) -> Mapping[str, Any]:
+            try:
+                return invoke(event)
+            except (ReplayError, BotoCoreError, ClientError) as error:
+                raise TargetError(
+                    str(error)
+                    if isinstance(error, ReplayError)
+                    else (f"{logical_id} could not be invoked: {error}")
+                ) from None
 
-            return invoke_local
-        client = self.client("lambda")
-        name = self.resources[logical_id]
-
-        def invoke_deployed(event: dict[str, Any]) -> Mapping[str, Any]:
-            response = client.invoke(FunctionName=name, Payload=json.dumps(event).encode())
-            answer = json.loads(response["Payload"].read() or b"{}")
-            if response.get("FunctionError"):
-                raise TargetError(f"{logical_id} failed: {answer.get('errorMessage', answer)}")
-            return answer if isinstance(answer, dict) else {}
-
-        return invoke_deployed
+        return invoke_function
 
 
 def local_target(api_url: str) -> StackTarget:

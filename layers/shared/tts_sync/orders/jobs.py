@@ -18,12 +18,14 @@ import dataclasses
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.metrics import single_metric
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 from tts_sync.audit.models import order_subject
 from tts_sync.audit.runtime import audit_dependencies
 from tts_sync.audit.trail import order_trail, render_trail
 from tts_sync.config import load_config
+from tts_sync.console_jobs import parse_console_job
+from tts_sync.deadline import Deadline
 from tts_sync.errors import TtsSyncError
 from tts_sync.observability import MetricUnit, logger, metrics
 from tts_sync.ops.show import order_view, shop_view
@@ -31,7 +33,6 @@ from tts_sync.orders.deadlines import sweep_ship_deadlines
 from tts_sync.orders.reconcile import BackfillRangeError, backfill_shop, reconcile_shop
 from tts_sync.orders.reservations import ReservationState, units_by_sku
 from tts_sync.orders.runtime import OrderSyncConfig, OrderSyncDependencies, order_sync_dependencies
-from tts_sync.tiktok.retry import Deadline
 
 ShopId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_-]+$")]
 # Stop starting shops with less time than this left; the next run continues.
@@ -262,16 +263,6 @@ def _show(
 
 def parse_order_sync_event(event: Any) -> AnyJob:
     """The job `event` asks for; InvalidOrderSyncEventError says precisely what is wrong."""
-    if not isinstance(event, dict) or event.get("job") not in JOB_NAMES:
-        raise InvalidOrderSyncEventError(
-            f'expected a JSON object with "job" one of {", ".join(JOB_NAMES)} '
-            "(see events/console/order_sync_*.json)"
-        )
-    try:
-        return _JOB.validate_python(event)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc'][1:]) or 'event'}: {error['msg']}"
-            for error in exc.errors(include_input=False, include_url=False)
-        )
-        raise InvalidOrderSyncEventError(f"{event['job']}: {problems}") from None
+    return parse_console_job(
+        event, _JOB, JOB_NAMES, InvalidOrderSyncEventError, "events/console/order_sync_*.json"
+    )

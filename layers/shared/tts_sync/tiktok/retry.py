@@ -5,20 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-# Remaining seconds the caller may still spend (e.g. from Lambda's get_remaining_time_in_millis).
-Deadline = Callable[[], float]
+# Deadlines live in tts_sync.deadline (no HTTP imports); re-exported for the client's callers.
+from tts_sync.deadline import Deadline, deadline_after, deadline_from_lambda_context
 
-
-def deadline_from_lambda_context(context: object, reserve_seconds: float = 1.0) -> Deadline:
-    """A deadline that keeps `reserve_seconds` for the handler to report and return."""
-    remaining_ms: Callable[[], int] = context.get_remaining_time_in_millis  # type: ignore[attr-defined]
-    return lambda: remaining_ms() / 1000.0 - reserve_seconds
-
-
-def deadline_after(seconds: float, clock: Callable[[], float]) -> Deadline:
-    """A deadline `seconds` from now on `clock`."""
-    end = clock() + seconds
-    return lambda: end - clock()
+__all__ = ["BackoffPolicy", "Deadline", "deadline_after", "deadline_from_lambda_context"]
 
 
 @dataclass(frozen=True)
