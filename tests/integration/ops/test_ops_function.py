@@ -18,6 +18,7 @@ import pytest
 
 from tests.integration.orders.conftest import OrderSync, create_tables
 from tests.integration.orders.test_order_replay import RED, _store_webhooks
+from tests.integration.shops.conftest import emitted_metrics
 from tests.support import FakeLambdaContext, load_function
 from tts_sync.config import read_config
 from tts_sync.container import reset_container
@@ -148,7 +149,7 @@ def test_a_redrive_of_a_queue_that_is_no_dlq_is_refused_listing_the_dlqs(ops):
 
 
 def test_a_redrive_stopped_by_the_deadline_says_how_to_continue_and_moves_nothing_twice(
-    ops, monkeypatch
+    ops, monkeypatch, capsys
 ):
     sqs, queues = ops["sqs"], ops["queues"]
     bodies = _poison(sqs, queues["WorkDeadLetterQueue"], 25)
@@ -176,6 +177,7 @@ def test_a_redrive_stopped_by_the_deadline_says_how_to_continue_and_moves_nothin
     second = _invoke(first["to_continue"])
     assert (second["complete"], second["moved"]) == (True, 5)
     assert "to_continue" not in second
+    assert emitted_metrics(capsys.readouterr().out) == ["OpsJobToContinue", "OpsJobCompleted"]
     moved = _drain(sqs, queues["WorkQueue"])
     assert sorted(moved) == sorted(bodies)  # all 25, none twice
 

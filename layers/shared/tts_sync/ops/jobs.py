@@ -35,7 +35,7 @@ from tts_sync.console_jobs import parse_console_job
 from tts_sync.deadline import Deadline
 from tts_sync.errors import TtsSyncError
 from tts_sync.events.catalogue import BY_NAME, BY_NUMBER
-from tts_sync.observability import logger
+from tts_sync.observability import MetricUnit, logger, metrics
 from tts_sync.ops.quarantine_replay import (
     quarantine_remover,
     quarantined_bodies,
@@ -143,6 +143,12 @@ def handle_ops_event(event: Any, deadline: Deadline) -> dict[str, Any]:
         k: v for k, v in answer.items() if isinstance(v, int) and not isinstance(v, bool)
     }
     logger.info("ops job finished", job=job.job, complete=answer["complete"], **counts)
+    # A run left to continue shows on the dashboard's function panel beside its errors.
+    metrics.add_metric(
+        name="OpsJobCompleted" if answer["complete"] else "OpsJobToContinue",
+        unit=MetricUnit.Count,
+        value=1,
+    )
     return answer
 
 
