@@ -114,9 +114,12 @@ class PrivacyStack:
         return "\n".join(parts)
 
     def send(self, *bodies: str) -> dict[str, Any]:
-        """One SQS batch through the function's entry point."""
+        """One SQS batch of these bodies through the function's entry point."""
+        return self.invoke({"Records": [_sqs_record(body) for body in bodies]})
+
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        """One event (an SQS batch as Lambda builds it) through the function's entry point."""
         app = load_function("privacy_deletion")
-        event = {"Records": [_sqs_record(body) for body in bodies]}
         result: dict[str, Any] = app.lambda_handler(event, FakeLambdaContext(remaining_ms=300_000))
         return result
 
