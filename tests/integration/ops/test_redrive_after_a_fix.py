@@ -21,6 +21,7 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from tests.integration.fulfilment.conftest import Tracking, shipment
+from tests.integration.fulfilment.test_tracking_upload import shipped_events
 from tests.integration.ops.conftest import dead_lettered_queue, queue_depth
 from tests.integration.privacy.conftest import PrivacyStack, buyer_request
 from tests.integration.stock.conftest import (
@@ -34,7 +35,7 @@ from tests.integration.stock.conftest import (
     StockExport,
     level,
 )
-from tests.unit.privacy.builders import SHOP_ID, order_id_of, order_record, pii_values
+from tests.unit.privacy.builders import pii_values
 from tts_local.ops_cli import run_redrive
 from tts_sync.ops.target import StackTarget
 from tts_sync.privacy.models import ReceiptStatus
@@ -205,7 +206,7 @@ def test_quantity_levels_dead_lettered_by_a_tiktok_outage_are_exported_once_afte
     stock.sandbox.inject_fault("/product/202309/products/*", "5xx", count=10_000)
     queues.mapping.drain()
     assert queues.dead_lettered() == sorted(valid)
-    assert _applied_inventory_writes(stock) == Counter()
+    assert {r["status"] for r in stock.inventory_calls()} == {503}  # tried, all refused
     assert stock.tiktok_stock(MUG_RED) == {EAST: 40, WEST: 12}  # the seeded quantities
     assert queues.mapping.invocations == MAX_RECEIVES
 
@@ -226,3 +227,103 @@ def test_quantity_levels_dead_lettered_by_a_tiktok_outage_are_exported_once_afte
     (refusal,) = stock.ledger.refusals("")  # the poison: refused once, on its first delivery
     assert (refusal.message_id, refusal.body_excerpt) == (ids[POISON], POISON)
     assert "body is not JSON" in refusal.reason
+
+
+# ------------------------------------------------------------------ tracking uploads
+
+
+def test_shipments_dead_lettered_by_a_tiktok_outage_ship_once_after_redrive(
+    aws_endpoint: str, tracking: Tracking, capsys: pytest.CaptureFixture[str]
+) -> None:
+    queues = consumer(aws_endpoint, "TrackingUpload", tracking.invoke)
+    whole, split = tracking.order("awaiting_shipment"), tracking.order("split")
+    lines = [line.id for line in split.line_items]
+    valid = [
+        json.dumps(shipment(whole.id, "1ZWHOLE0001")),
+        json.dumps(shipment(split.id, "1ZSPLIT0001", line_item_ids=lines[:2])),
+        json.dumps(shipment(split.id, "9400SPLIT02", carrier="usps", line_item_ids=lines[2:])),
+    ]
+    ids = queues.send(*valid, POISON)
+
+    # TikTok's fulfilment API answers 503 to every call (nothing applied): dead-lettered.
+    tracking.sandbox.inject_fault("/fulfillment/*", "5xx", count=10_000)
+    queues.mapping.drain()
+    assert queues.dead_lettered() == sorted(valid)
+    assert {r["status"] for r in tracking.writes()} == {503}  # tried, refused by the outage
+    assert tracking.sandbox.state.orders[whole.id].status == "AWAITING_SHIPMENT"
+
+    tracking.sandbox.faults.clear()  # the outage ends
+    out = queues.redrive(capsys)
+    assert f"TrackingUploadDeadLetterQueue: {len(valid)} waiting, moved {len(valid)}" in out
+    queues.mapping.drain()
+
+    assert queues.empty()
+    assert [t for _, t in tracking.tiktok_lines("awaiting_shipment")] == ["1ZWHOLE0001"] * 2
+    assert [t for _, t in tracking.tiktok_lines("split")] == [
+        "1ZSPLIT0001",
+        "1ZSPLIT0001",
+        "9400SPLIT02",
+    ]
+    # One accepted write per package, each shipped once with its tracking number.
+    assert len([r for r in tracking.writes() if r["status"] == 200]) == 3
+    assert len(shipped_events(tracking)) == 3  # the back office told once per package
+    shipped = tracking.orders.get_many(tracking.shop_id, [whole.id, split.id])
+    assert sorted(s.tracking_number for o in shipped.values() for s in o.record.shipments) == [
+        "1ZSPLIT0001",
+        "1ZWHOLE0001",
+        "9400SPLIT02",
+    ]
+    (refusal,) = tracking.store.refusals("")  # the poison: refused once, on its first delivery
+    assert (refusal.code.value, refusal.message_id) == ("invalid_message", ids[POISON])
+
+
+# ------------------------------------------------------------------ privacy deletions
+
+
+def test_deletion_requests_dead_lettered_by_an_unreadable_key_erase_once_after_redrive(
+    aws_endpoint: str, privacy_stack: PrivacyStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack = privacy_stack
+    queues = consumer(aws_endpoint, "PrivacyDeletion", stack.invoke, batch_size=5)
+    stack.seed_buyers(1, 2, 3, 4)  # buyer 4 asked for nothing
+    valid = [buyer_request(n) for n in (1, 2, 3)]
+    ids = queues.send(*valid, POISON)
+
+    # The pseudonym key's secret was deleted by mistake (scheduled, recoverable): every
+    # erasure fails before it changes anything, until dead-lettered.
+    secrets = boto3.client("secretsmanager", endpoint_url=aws_endpoint)
+    key = stack.config.pseudonym_key_secret_id
+    secrets.delete_secret(SecretId=key, RecoveryWindowInDays=7)
+    queues.mapping.drain()
+    assert queues.dead_lettered() == sorted(valid)
+    for n in (1, 2, 3):
+        receipt = stack.receipts.get(f"dsr-{n:05d}")
+        assert receipt is not None and receipt.status is ReceiptStatus.IN_PROGRESS
+        assert receipt.erased == {}
+    text = stack.everything()
+    assert all(value in text for n in (1, 2, 3) for value in pii_values(n))  # nothing erased
+
+    secrets.restore_secret(SecretId=key)  # the fix
+    out = queues.redrive(capsys)
+    assert f"PrivacyDeletionDeadLetterQueue: {len(valid)} waiting, moved {len(valid)}" in out
+    queues.mapping.drain()
+
+    assert queues.empty()
+    text = stack.everything()
+    for n in (1, 2, 3):
+        receipt = stack.receipts.get(f"dsr-{n:05d}")
+        assert receipt is not None and receipt.status is ReceiptStatus.COMPLETED
+        assert receipt.erased == {"OrdersTable": 2, "EventsTable": 1, "QuarantineTable": 1}
+        assert not any(value in text for value in pii_values(n))
+    assert all(value in text for value in pii_values(4))
+    # One completion event per request, and one rejection: the poison, refused on its first
+    # delivery with a receipt named after its SQS message id.
+    published = Counter(e.event_id for e in stack.publisher.published)
+    rejected = f"invalid-{ids[POISON]}"
+    assert sorted(published) == sorted(
+        [f"privacy-dsr-{n:05d}" for n in (1, 2, 3)] + [f"privacy-{rejected}"]
+    )
+    assert set(published.values()) == {1}
+    receipt = stack.receipts.get(rejected)
+    assert receipt is not None and receipt.status is ReceiptStatus.REJECTED
+    assert "body is not JSON" in (receipt.reason or "")
