@@ -30,7 +30,6 @@ from tests.integration.stock.conftest import (
     MUG_PRODUCT,
     MUG_RED,
     TOTE,
-    TOTE_PRODUCT,
     WEST,
     StockExport,
     level,
@@ -202,28 +201,29 @@ def test_quantity_levels_dead_lettered_by_a_tiktok_outage_are_exported_once_afte
     valid = [json.dumps(body) for body in levels]
     ids = queues.send(*valid, POISON)
 
-    # TikTok's product API answers 503 to every call: the levels fail until dead-lettered.
-    stock.sandbox.inject_fault("/product/202309/products/*", "5xx", count=10_000)
+    # TikTok answers 503 to every call for the mug (both SKUs): its levels fail until
+    # dead-lettered; the tote's is exported on its first delivery and deleted.
+    stock.sandbox.inject_fault(f"/product/202309/products/{MUG_PRODUCT}/*", "5xx", count=10_000)
     queues.mapping.drain()
-    assert queues.dead_lettered() == sorted(valid)
-    assert {r["status"] for r in stock.inventory_calls()} == {503}  # tried, all refused
+    assert queues.dead_lettered() == sorted(valid[:3])
+    assert {r["status"] for r in stock.inventory_calls() if MUG_PRODUCT in r["path"]} == {503}
     assert stock.tiktok_stock(MUG_RED) == {EAST: 40, WEST: 12}  # the seeded quantities
+    assert stock.tiktok_stock(TOTE) == {WEST: 5}
     assert queues.mapping.invocations == MAX_RECEIVES
 
     stock.sandbox.clear_faults()  # the outage ends
     out = queues.redrive(capsys)
-    assert f"QuantityExportDeadLetterQueue: {len(valid)} waiting, moved {len(valid)}" in out
+    assert "QuantityExportDeadLetterQueue: 3 waiting, moved 3" in out
     queues.mapping.drain()
 
     assert queues.empty()
     assert stock.tiktok_stock(MUG_RED) == {EAST: 7, WEST: 3}
     assert stock.tiktok_stock(MUG_BLUE) == {EAST: 11}
     assert stock.tiktok_stock(TOTE) == {WEST: 5}
-    # Each level written once, nothing else written (the products: MUG and TOTE).
+    # Each level written once: the tote's before the outage ended, the mug's after redrive.
     assert _applied_inventory_writes(stock) == Counter(
         {(MUG_RED, EAST, 7): 1, (MUG_RED, WEST, 3): 1, (MUG_BLUE, EAST, 11): 1, (TOTE, WEST, 5): 1}
     )
-    assert {r["path"].split("/")[4] for r in stock.inventory_calls()} == {MUG_PRODUCT, TOTE_PRODUCT}
     (refusal,) = stock.ledger.refusals("")  # the poison: refused once, on its first delivery
     assert (refusal.message_id, refusal.body_excerpt) == (ids[POISON], POISON)
     assert "body is not JSON" in refusal.reason
@@ -245,16 +245,18 @@ def test_shipments_dead_lettered_by_a_tiktok_outage_ship_once_after_redrive(
     ]
     ids = queues.send(*valid, POISON)
 
-    # TikTok's fulfilment API answers 503 to every call (nothing applied): dead-lettered.
-    tracking.sandbox.inject_fault("/fulfillment/*", "5xx", count=10_000)
+    # TikTok answers 503 to every fulfilment call for the split order (nothing applied): its
+    # two packages fail until dead-lettered; the whole order ships on its first delivery.
+    tracking.sandbox.inject_fault(f"/fulfillment/202309/orders/{split.id}/*", "5xx", count=10_000)
     queues.mapping.drain()
-    assert queues.dead_lettered() == sorted(valid)
-    assert {r["status"] for r in tracking.writes()} == {503}  # tried, refused by the outage
-    assert tracking.sandbox.state.orders[whole.id].status == "AWAITING_SHIPMENT"
+    assert queues.dead_lettered() == sorted(valid[1:])
+    assert {r["status"] for r in tracking.writes() if split.id in r["path"]} == {503}
+    assert tracking.sandbox.state.orders[split.id].status == "AWAITING_SHIPMENT"
+    assert [t for _, t in tracking.tiktok_lines("awaiting_shipment")] == ["1ZWHOLE0001"] * 2
 
     tracking.sandbox.faults.clear()  # the outage ends
     out = queues.redrive(capsys)
-    assert f"TrackingUploadDeadLetterQueue: {len(valid)} waiting, moved {len(valid)}" in out
+    assert "TrackingUploadDeadLetterQueue: 2 waiting, moved 2" in out
     queues.mapping.drain()
 
     assert queues.empty()
@@ -264,8 +266,16 @@ def test_shipments_dead_lettered_by_a_tiktok_outage_ship_once_after_redrive(
         "1ZSPLIT0001",
         "9400SPLIT02",
     ]
-    # One accepted write per package, each shipped once with its tracking number.
-    assert len([r for r in tracking.writes() if r["status"] == 200]) == 3
+    # One accepted write per package (the whole order's before the outage ended, the split's
+    # two after redrive), each shipped once with its tracking number.
+    accepted = Counter(
+        (r["path"].split("/")[4], json.loads(r["body"])["tracking_number"])
+        for r in tracking.writes()
+        if r["status"] == 200
+    )
+    assert accepted == Counter(
+        {(whole.id, "1ZWHOLE0001"): 1, (split.id, "1ZSPLIT0001"): 1, (split.id, "9400SPLIT02"): 1}
+    )
     assert len(shipped_events(tracking)) == 3  # the back office told once per package
     shipped = tracking.orders.get_many(tracking.shop_id, [whole.id, split.id])
     assert sorted(s.tracking_number for o in shipped.values() for s in o.record.shipments) == [
