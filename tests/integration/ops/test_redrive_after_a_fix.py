@@ -1,10 +1,11 @@
 """Redrive after a fix, per SQS consumer with a DLQ, over the wire: SQS in the moto server,
 TikTok Shop in the sandbox on loopback, the function's own entry logic fed the way Lambda's
-SQS mapping feeds it. Valid messages fail for a fixable cause until the source queue's
-RedrivePolicy dead-letters them; the cause is fixed; `tts-sync ops redrive --move` puts them
-back; the consumer drains the source. Then the DLQ and the source are empty and every
-message's effect happened exactly once. An invalid body in the same traffic is refused and
-recorded on its first delivery: never retried, never dead-lettered, never redriven."""
+SQS mapping feeds it. Messages fail for a fixable cause (a TikTok outage for one product or one
+order, an unreadable pseudonym key) until the source queue's RedrivePolicy dead-letters them,
+while the rest of each batch succeeds and is deleted; the cause is fixed; `tts-sync ops
+redrive --move` puts them back; the consumer drains the source. Then the DLQ and the source are
+empty and every message's effect happened exactly once. An invalid body in the same traffic is
+refused and recorded on its first delivery: never retried, dead-lettered or redriven."""
 
 from __future__ import annotations
 
