@@ -27,6 +27,7 @@ from tts_sync.fulfilment.ports import ShopTarget
 from tts_sync.fulfilment.runtime import TrackingUploadDependencies, override_dependencies
 from tts_sync.fulfilment.upload import UploadContext
 from tts_sync.orders.sync import SyncContext
+from tts_sync.outbound import OrderEventType
 from tts_sync.tiktok import ShopAccess, TikTokClient
 
 _ids = itertools.count(1)
@@ -121,6 +122,11 @@ def shipment(
         "shipped_at": "2026-12-01T15:00:00Z",
         **fields,
     }
+
+
+def shipped_events(tracking: Tracking) -> list[Any]:
+    """The Shipped events published to the back office."""
+    return [e for e in tracking.publisher.published if e.detail_type == OrderEventType.SHIPPED]
 
 
 def sqs_record(body: Any, message_id: str | None = None) -> dict[str, Any]:

@@ -15,17 +15,13 @@ from tests.integration.fulfilment.conftest import (
     Tracking,
     failed_ids,
     shipment,
+    shipped_events,
     sqs_batch,
     sqs_record,
 )
 from tts_sync.fulfilment.batch import parse_tracking_message
-from tts_sync.outbound import OrderEventType
 
 TRACKING = "1Z999AA10123456784"
-
-
-def shipped_events(tracking: Tracking) -> list[Any]:
-    return [e for e in tracking.publisher.published if e.detail_type == OrderEventType.SHIPPED]
 
 
 def test_one_upload_two_calls_then_duplicates_cost_nothing(tracking: Tracking) -> None:

@@ -10,6 +10,7 @@ import uuid
 import boto3
 import pytest
 
+from tests.integration.ops.conftest import dead_lettered_queue, queue_depth
 from tts_local.ops_cli import run_redrive
 from tts_sync.ops.redrive import RedriveError, dead_letter_queues, redrive
 from tts_sync.ops.target import StackTarget
@@ -19,18 +20,10 @@ from tts_sync.ops.target import StackTarget
 def stack(aws_endpoint):
     """A source queue dead-lettering into its DLQ, as template.yaml declares them."""
     sqs = boto3.client("sqs", endpoint_url=aws_endpoint)
-    suffix = uuid.uuid4().hex[:8]
-    dlq = sqs.create_queue(QueueName=f"dlq-{suffix}")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1})
-    source = sqs.create_queue(QueueName=f"source-{suffix}", Attributes={"RedrivePolicy": policy})[
-        "QueueUrl"
-    ]
+    source, dlq = dead_lettered_queue(sqs, "source", max_receive_count=1)
     target = StackTarget(
         "test",
-        {"WorkQueue": source, "WorkDeadLetterQueue": dlq, "SomeTable": f"table-{suffix}"},
+        {"WorkQueue": source, "WorkDeadLetterQueue": dlq, "SomeTable": f"table-{uuid.uuid4()}"},
         aws_endpoint,
     )
     return sqs, target, source, dlq
@@ -186,12 +179,4 @@ def test_stream_failure_records_are_left_in_the_dlq_not_moved_to_the_queue(stack
     assert (report.moved, report.left) == (2, 1)
     assert report.reasons["stream batch failure record (not movable)"] == 1
     assert record not in _drain(sqs, source)
-    counts = sqs.get_queue_attributes(
-        QueueUrl=dlq,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    assert (
-        int(counts["ApproximateNumberOfMessages"])
-        + int(counts["ApproximateNumberOfMessagesNotVisible"])
-        == 1
-    )
+    assert queue_depth(sqs, dlq) == 1

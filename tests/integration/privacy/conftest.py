@@ -16,7 +16,7 @@ import pytest
 from tests.integration.orders.conftest import create_tables
 from tests.support import FakeLambdaContext, load_function
 from tests.unit.outbound.memory_publisher import MemoryEventPublisher
-from tests.unit.privacy.builders import SHOP_ID
+from tests.unit.privacy.builders import SHOP_ID, order_id_of, order_record
 from tts_sync.container import reset_container
 from tts_sync.orders.dynamo_store import DynamoOrderStore
 from tts_sync.orders.models import OrderRecord, StoredOrder
@@ -92,6 +92,19 @@ class PrivacyStack:
             Item={"pk": {"S": key}, "raw_body": {"B": body}, "reason": {"S": "bad"}},
         )
 
+    def seed_buyers(self, *buyers: int) -> None:
+        """Per buyer: two orders, a stored webhook naming the first, a quarantined body
+        naming the second (a full erasure: OrdersTable 2, EventsTable 1, QuarantineTable 1)."""
+        for n in buyers:
+            self.seed_order(order_record(n))
+            self.seed_order(order_record(n, 1))
+            self.seed_event(
+                f"n-{n}", {"type": 1, "shop_id": SHOP_ID, "data": {"order_id": order_id_of(n)}}
+            )
+            self.seed_quarantine(
+                f"webhook:{n}", json.dumps({"data": {"order_id": order_id_of(n, 1)}}).encode()
+            )
+
     def scan(self, logical_id: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         request: dict[str, Any] = {"TableName": self.tables[logical_id]}
@@ -114,9 +127,12 @@ class PrivacyStack:
         return "\n".join(parts)
 
     def send(self, *bodies: str) -> dict[str, Any]:
-        """One SQS batch through the function's entry point."""
+        """One SQS batch of these bodies through the function's entry point."""
+        return self.invoke({"Records": [_sqs_record(body) for body in bodies]})
+
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        """One event (an SQS batch as Lambda builds it) through the function's entry point."""
         app = load_function("privacy_deletion")
-        event = {"Records": [_sqs_record(body) for body in bodies]}
         result: dict[str, Any] = app.lambda_handler(event, FakeLambdaContext(remaining_ms=300_000))
         return result
 

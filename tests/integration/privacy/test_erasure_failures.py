@@ -12,22 +12,10 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from tests.integration.privacy.conftest import PrivacyStack, buyer_request
-from tests.unit.privacy.builders import SHOP_ID, order_id_of, order_record, pii_values
+from tests.unit.privacy.builders import SHOP_ID, order_id_of, pii_values
 from tts_sync.errors import StorageUnavailableError
 from tts_sync.privacy.erasure import ErasureInProgressError, handle_request
 from tts_sync.privacy.models import ReceiptStatus, parse_deletion_request
-
-
-def _seed(stack: PrivacyStack, *buyers: int) -> None:
-    for n in buyers:
-        stack.seed_order(order_record(n))
-        stack.seed_order(order_record(n, 1))
-        stack.seed_event(
-            f"n-{n}", {"type": 1, "shop_id": SHOP_ID, "data": {"order_id": order_id_of(n)}}
-        )
-        stack.seed_quarantine(
-            f"webhook:{n}", json.dumps({"data": {"order_id": order_id_of(n, 1)}}).encode()
-        )
 
 
 def _state(stack: PrivacyStack) -> dict[str, Any]:
@@ -50,7 +38,7 @@ def test_a_duplicate_request_changes_nothing_and_publishes_once(
     privacy_stack: PrivacyStack,
 ) -> None:
     stack = privacy_stack
-    _seed(stack, 1, 2)
+    stack.seed_buyers(1, 2)
     assert stack.send(buyer_request(1)) == {"batchItemFailures": []}
     first = _state(stack)
     receipt = stack.receipts.get("dsr-00001")
@@ -62,7 +50,7 @@ def test_a_duplicate_request_changes_nothing_and_publishes_once(
 
 def test_a_crash_halfway_resumes_to_the_same_end_state(privacy_stack: PrivacyStack) -> None:
     stack = privacy_stack
-    _seed(stack, 1, 2)
+    stack.seed_buyers(1, 2)
 
     class CrashingEvents:
         """The Events step dies after the orders were erased and checkpointed."""
@@ -108,14 +96,14 @@ def _twin(stack: PrivacyStack) -> dict[str, Any]:
             if logical_id != "OrdersTable":
                 key = {"pk": item["pk"]}
             stack.dynamodb.delete_item(TableName=stack.tables[logical_id], Key=key)
-    _seed(stack, 1, 2)
+    stack.seed_buyers(1, 2)
     assert stack.send(buyer_request(1), buyer_request(2)) == {"batchItemFailures": []}
     return _state(stack)
 
 
 def test_a_killed_run_leaves_a_lease_that_lapses(privacy_stack: PrivacyStack) -> None:
     stack = privacy_stack
-    _seed(stack, 3)
+    stack.seed_buyers(3)
     request = parse_deletion_request(buyer_request(3))
     # A run that died without releasing: its receipt and lease are stored, nothing erased.
     stack.context.receipts.open(
@@ -138,7 +126,7 @@ def test_a_killed_run_leaves_a_lease_that_lapses(privacy_stack: PrivacyStack) ->
 
 def test_concurrent_runs_of_one_request_end_in_one_state(privacy_stack: PrivacyStack) -> None:
     stack = privacy_stack
-    _seed(stack, 4, 5)
+    stack.seed_buyers(4, 5)
     request = parse_deletion_request(buyer_request(4))
     outcomes: list[str] = []
     barrier = threading.Barrier(4)
@@ -201,7 +189,7 @@ def test_an_invalid_request_gets_a_rejected_receipt_and_is_not_retried(
 
 def test_an_order_named_twice_or_missing_is_fine(privacy_stack: PrivacyStack) -> None:
     stack = privacy_stack
-    _seed(stack, 6)
+    stack.seed_buyers(6)
     body = buyer_request(6, order_ids=[order_id_of(6), order_id_of(6), "999999"])
     assert stack.send(body) == {"batchItemFailures": []}
     receipt = stack.receipts.get("dsr-00006")
