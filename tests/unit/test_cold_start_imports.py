@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.unit.test_observability import _modules_after_import
 from tts_sync.aws import dynamodb_client, reset_clients, sqs_client
 
@@ -27,3 +29,12 @@ def test_botocore_clients_keep_the_endpoint_override_and_the_fast_budget(monkeyp
         assert default.meta.config.retries["mode"] == "standard"
     finally:
         reset_clients()
+
+
+@pytest.mark.parametrize(
+    "app", ["event_router", "order_sync", "privacy_deletion", "quantity_export", "tracking_upload"]
+)
+def test_functions_reading_orders_do_not_load_boto3(app):
+    # The order items go through tts_sync.dynamo_values, not boto3.dynamodb.types.
+    modules = _modules_after_import(app, POWERTOOLS_TRACE_DISABLED="true")
+    assert not {"boto3", "s3transfer"} & {name.split(".")[0] for name in modules}
