@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
-from tests.unit.test_observability import _modules_after_import
+from tests.unit.test_observability import REPO, _modules_after_import
 from tts_sync.aws import dynamodb_client, reset_clients, sqs_client
 
 
@@ -38,3 +42,56 @@ def test_functions_reading_orders_do_not_load_boto3(app):
     # The order items go through tts_sync.dynamo_values, not boto3.dynamodb.types.
     modules = _modules_after_import(app, POWERTOOLS_TRACE_DISABLED="true")
     assert not {"boto3", "s3transfer"} & {name.split(".")[0] for name in modules}
+
+
+@pytest.mark.parametrize(
+    "app",
+    [
+        "event_router",
+        "oauth",
+        "order_sync",
+        "privacy_deletion",
+        "quantity_export",
+        "token_refresh",
+        "tracking_upload",
+    ],
+)
+def test_httpx_loads_with_the_first_tiktok_client_not_at_import(app):
+    modules = _modules_after_import(app, POWERTOOLS_TRACE_DISABLED="true")
+    assert "httpx" not in modules
+
+
+def _models_built_at_import(app: str) -> set[str]:
+    code = (
+        "import sys, importlib.util; sys.path.insert(0, {folder!r}); "
+        "spec = importlib.util.spec_from_file_location('app', {path!r}); "
+        "spec.loader.exec_module(importlib.util.module_from_spec(spec)); "
+        "from pydantic import BaseModel\n"
+        "def walk(c):\n"
+        "    for s in c.__subclasses__():\n"
+        "        yield s\n"
+        "        yield from walk(s)\n"
+        "print('\\n'.join(c.__module__ + '.' + c.__qualname__ for c in set(walk(BaseModel))"
+        " if c.__module__.startswith('tts_sync') and c.__pydantic_complete__))"
+    ).format(folder=str(REPO / "functions" / app), path=str(REPO / "functions" / app / "app.py"))
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true"},
+    )
+    return set(result.stdout.split())
+
+
+@pytest.mark.parametrize("app", ["tracking_upload", "quantity_export", "token_refresh"])
+def test_domain_models_are_built_on_first_use_not_at_import(app):
+    built = _models_built_at_import(app)
+    for model in (
+        "tts_sync.tiktok.models.Order",
+        "tts_sync.tiktok.models.Product",
+        "tts_sync.orders.models.OrderRecord",
+        "tts_sync.outbound.models.OutboundEvent",
+        "tts_sync.shops.models.Shop",
+    ):
+        assert model not in built
