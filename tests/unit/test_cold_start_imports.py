@@ -95,3 +95,21 @@ def test_domain_models_are_built_on_first_use_not_at_import(app):
         "tts_sync.shops.models.Shop",
     ):
         assert model not in built
+
+
+@pytest.mark.parametrize(
+    "app",
+    [
+        "oauth",
+        "order_sync",
+        "privacy_deletion",
+        "quantity_export",
+        "token_refresh",
+        "tracking_upload",
+    ],
+)
+def test_reading_the_type_catalogue_does_not_build_the_envelope_models(app):
+    # The shop code reads tts_sync.events.catalogue; the package re-exports load on first use.
+    modules = _modules_after_import(app, POWERTOOLS_TRACE_DISABLED="true")
+    assert "tts_sync.events.catalogue" in modules
+    assert not {"tts_sync.events.envelope", "tts_sync.events.stored"} & modules
