@@ -6,10 +6,11 @@ import os
 import subprocess
 import sys
 
+import botocore.session
 import pytest
 
 from tests.unit.test_observability import REPO, _modules_after_import
-from tts_sync.aws import dynamodb_client, reset_clients, sqs_client
+from tts_sync.aws import dynamodb_client, reset_clients, secretsmanager_client, sqs_client
 
 
 def test_the_webhook_creates_its_client_without_loading_boto3_or_s3transfer():
@@ -113,3 +114,19 @@ def test_reading_the_type_catalogue_does_not_build_the_envelope_models(app):
     modules = _modules_after_import(app, POWERTOOLS_TRACE_DISABLED="true")
     assert "tts_sync.events.catalogue" in modules
     assert not {"tts_sync.events.envelope", "tts_sync.events.stored"} & modules
+
+
+def test_clients_share_one_botocore_session(monkeypatch):
+    # Each session parses the endpoint and partition files again: the webhook's first request
+    # makes two clients (DynamoDB, Secrets Manager) and should pay for that once.
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    sessions = []
+    real = botocore.session.get_session
+    monkeypatch.setattr(botocore.session, "get_session", lambda: sessions.append(1) or real())
+    reset_clients()
+    try:
+        dynamodb, secrets = dynamodb_client(fast=True), secretsmanager_client(fast=True)
+        assert dynamodb is not secrets
+        assert len(sessions) == 1
+    finally:
+        reset_clients()
