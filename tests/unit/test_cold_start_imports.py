@@ -130,3 +130,51 @@ def test_clients_share_one_botocore_session(monkeypatch):
         assert len(sessions) == 1
     finally:
         reset_clients()
+
+
+@pytest.mark.parametrize(
+    "app", sorted(path.parent.name for path in REPO.glob("functions/*/app.py"))
+)
+def test_the_cold_import_runs_no_garbage_collections_and_leaves_the_collector_on(app):
+    code = (
+        "import gc, sys, importlib.util; sys.path.insert(0, {folder!r}); "
+        "spec = importlib.util.spec_from_file_location('app', {path!r}); "
+        "before = sum(s['collections'] for s in gc.get_stats()); "
+        "spec.loader.exec_module(importlib.util.module_from_spec(spec)); "
+        "print(sum(s['collections'] for s in gc.get_stats()) - before, gc.isenabled(), "
+        "gc.get_freeze_count())"
+    ).format(folder=str(REPO / "functions" / app), path=str(REPO / "functions" / app / "app.py"))
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true"},
+    )
+    collections, enabled, frozen = result.stdout.split()
+    # The imports themselves run none (main: 70 to 130 per function); the few left are the
+    # app module's own lines around the block.
+    assert int(collections) <= 10
+    assert enabled == "True"
+    assert int(frozen) > 10_000  # what the import made is frozen, not rescanned
+
+
+def test_the_collector_is_paused_only_inside_the_block_and_stays_off_if_it_was():
+    import gc
+
+    from tts_sync.cold_start import collector_paused
+
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    with pytest.raises(ZeroDivisionError), collector_paused():
+        1 / 0  # noqa: B018
+    assert gc.isenabled()
