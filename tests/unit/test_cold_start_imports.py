@@ -178,3 +178,13 @@ def test_the_collector_is_paused_only_inside_the_block_and_stays_off_if_it_was()
     with pytest.raises(ZeroDivisionError), collector_paused():
         1 / 0  # noqa: B018
     assert gc.isenabled()
+
+
+def test_the_build_ships_bytecode_lambda_could_not_write():
+    # sam build copies sources only; /opt and /var/task are read-only, so without .pyc in the
+    # artifacts every cold start compiles each module it imports.
+    recipe = (REPO / "Makefile").read_text().split("\nbuild:", 1)[1].split("\n\n", 1)[0]
+    sam_build = recipe.index("$(SAM) build")
+    compile_step = recipe.index("compileall")
+    assert sam_build < compile_step
+    assert "--invalidation-mode unchecked-hash .aws-sam/build" in recipe[compile_step:]
