@@ -61,10 +61,15 @@ validate: sync ## sam validate --lint and cfn-lint on template.yaml
 	$(SAM) validate --lint --template template.yaml
 	$(UV) run --locked cfn-lint template.yaml
 
-build: sync ## Layer requirements from uv.lock, then sam build
+build: sync ## Layer requirements from uv.lock, then sam build, then bytecode for every artifact
 	$(UV) export --locked --no-dev --no-hashes --no-emit-project --no-header --format requirements-txt \
 		> layers/shared/requirements.txt
 	$(SAM) build --template template.yaml
+	@# sam build ships sources only (no .pyc), and Lambda cannot write them (/opt and /var/task
+	@# are read-only): every cold start compiled each module it imported, about 0.5 s of the
+	@# webhook's. Python 3.11 bytecode, as the runtime; unchecked-hash because the unzipped
+	@# files' mtimes are not the ones a timestamp .pyc would check.
+	$(UV) run --locked python -m compileall -q -j 0 --invalidation-mode unchecked-hash .aws-sam/build
 
 deploy: build ## sam deploy to STAGE (dev|prod) using samconfig.toml
 	$(SAM) deploy --config-env $(if $(filter prod,$(STAGE)),prod,default)

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from tts_sync.cold_start import collector_paused
 
-from tts_sync.deadline import deadline_from_lambda_context
-from tts_sync.observability import logger, metrics, tracer
-from tts_sync.ops.jobs import handle_ops_event
+# The cold import makes long-lived objects only: no collections while it runs.
+with collector_paused():
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from tts_sync.deadline import deadline_from_lambda_context
+    from tts_sync.observability import logger, metrics, tracer
+    from tts_sync.ops.jobs import handle_ops_event
 
 
 @logger.inject_lambda_context

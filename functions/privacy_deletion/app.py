@@ -9,17 +9,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from tts_sync.cold_start import collector_paused
 
-from tts_sync.observability import logger, metrics, tracer
-from tts_sync.privacy.jobs import handle_deletion_message, handle_privacy_job
-from tts_sync.tiktok.retry import deadline_from_lambda_context
+# The cold import makes long-lived objects only: no collections while it runs.
+with collector_paused():
+    from aws_lambda_powertools.utilities.batch import (
+        BatchProcessor,
+        EventType,
+        process_partial_response,
+    )
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from tts_sync.observability import logger, metrics, tracer
+    from tts_sync.privacy.jobs import handle_deletion_message, handle_privacy_job
+    from tts_sync.tiktok.retry import deadline_from_lambda_context
 
 processor = BatchProcessor(event_type=EventType.SQS)
 

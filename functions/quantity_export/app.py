@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from tts_sync.cold_start import collector_paused
 
-from tts_sync.observability import logger, metrics, tracer
-from tts_sync.stock.batch import handle_quantity_export_event
-from tts_sync.tiktok.retry import deadline_from_lambda_context
+# The cold import makes long-lived objects only: no collections while it runs.
+with collector_paused():
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from tts_sync.observability import logger, metrics, tracer
+    from tts_sync.stock.batch import handle_quantity_export_event
+    from tts_sync.tiktok.retry import deadline_from_lambda_context
 
 
 @logger.inject_lambda_context

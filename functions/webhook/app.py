@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from tts_sync.cold_start import collector_paused
 
-from tts_sync.observability import logger, metrics, tracer
-from tts_sync.webhooks.http import handle_webhook
+# The cold import makes long-lived objects only: no collections while it runs.
+with collector_paused():
+    from aws_lambda_powertools.logging import correlation_paths
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from tts_sync.observability import logger, metrics, tracer
+    from tts_sync.webhooks.http import handle_webhook
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

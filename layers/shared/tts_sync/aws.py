@@ -9,6 +9,7 @@ also loads s3transfer and the resource machinery, which no function here uses fo
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any
 
 import botocore.session
@@ -40,12 +41,22 @@ INVOKE_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": 2},
 )
 _CONFIGS = {"fast": FAST_CONFIG, "invoke": INVOKE_CONFIG}
+_CREATING = threading.Lock()
+
+
+@container_cached
+def _session() -> botocore.session.Session:
+    # One session for every client, as boto3's default session: each new session parses the
+    # endpoint and partition files again, most of a client's creation on the first request
+    # (the webhook makes two: DynamoDB and Secrets Manager).
+    return botocore.session.get_session()
 
 
 @container_cached
 def _client(service: str, profile: str = "default") -> Any:
     config = _CONFIGS.get(profile) or Config(retries={"mode": "standard"})
-    return botocore.session.get_session().create_client(service, config=config)
+    with _CREATING:  # a botocore session is not safe to create clients from two threads
+        return _session().create_client(service, config=config)
 
 
 def dynamodb_client(*, fast: bool = False) -> DynamoDBClient:

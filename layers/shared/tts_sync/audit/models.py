@@ -51,7 +51,7 @@ def iso_ms(at: float) -> str:
 
 
 class AuditEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     subject: str  # order#<order_id> or sku#<shop_id>#<sku_id>
     kind: AuditKind

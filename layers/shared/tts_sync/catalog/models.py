@@ -17,7 +17,7 @@ class CatalogSku(BaseModel):
     `blocked_reason` is set when TikTok refused it for good (not live, product deleted): the
     export skips it until a catalog sync sees it sellable again."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     shop_id: str
     sku_id: str
@@ -37,7 +37,7 @@ class CatalogSku(BaseModel):
 class WarehouseMapping(BaseModel):
     """Back-office location -> TikTok sales warehouse, validated against the warehouses API."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     shop_id: str
     location_id: str

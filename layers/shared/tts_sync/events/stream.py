@@ -19,7 +19,7 @@ from tts_sync.events.envelope import WebhookEnvelope
 class StoredEventImage(BaseModel):
     """An Events item as read back (stream NewImage, GetItem, Scan), numbers already decoded."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", frozen=True)
 
     pk: str
     event_type: int

@@ -31,7 +31,7 @@ class TrackingUpload(BaseModel):
     """One shipment from the back office: this carrier and tracking number for the order (or
     the named lines, or the named package)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     shop_id: TikTokId
     order_id: TikTokId
@@ -86,7 +86,7 @@ def normalise_carrier(name: str) -> str:
 class CarrierProvider(BaseModel):
     """One shipping provider TikTok accepts for a delivery option of the shop."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     delivery_option_id: str
     delivery_option_name: str = ""
@@ -98,7 +98,7 @@ class CarrierOverride(BaseModel):
     """A back-office carrier name TikTok's provider names do not match, mapped by hand (to a
     provider name or id; per delivery option when `delivery_option_id` is set)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     carrier: CarrierName
     shipping_provider_id: TikTokId
@@ -109,7 +109,7 @@ class CarrierMap(BaseModel):
     """A shop's carrier mapping: TikTok's providers per delivery option (built from warehouses
     -> delivery options -> shipping providers) and the overrides."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     shop_id: str
     providers: list[CarrierProvider] = Field(default_factory=list)
@@ -120,7 +120,7 @@ class CarrierMap(BaseModel):
 class FulfilmentSettings(BaseModel):
     """A shop's choices for tracking uploads."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     # Ship although the buyer asked to cancel (TikTok then rejects the request in the US).
     ship_over_cancellation_request: bool = False
@@ -161,7 +161,7 @@ class UploadOutcome(StrEnum):
 class Refusal(BaseModel):
     """A tracking upload that will not reach TikTok, and exactly why."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     shop_id: str = ""  # empty when the message was unreadable
     order_id: str = ""
@@ -178,7 +178,7 @@ class Refusal(BaseModel):
 class UploadClaim(BaseModel):
     """The idempotency record of one business key: in progress (with a lease) or done."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     business_key: str
     status: str  # "in_progress" | "done"

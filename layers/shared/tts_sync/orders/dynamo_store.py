@@ -13,9 +13,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
+from tts_sync.dynamo_values import from_attribute, to_attribute
 from tts_sync.errors import StorageUnavailableError
 from tts_sync.orders.models import OrderRecord, StoredOrder
 from tts_sync.orders.ports import MissingOrder, OrderWrite, ShipDue
@@ -31,8 +31,6 @@ SETTLED_RESERVATION_SECONDS = 90 * 24 * 3600
 MAX_TRANSACTION_ITEMS = 100
 MISSING_ORDER_RETENTION_SECONDS = 30 * 24 * 3600
 BATCH_GET_KEYS = 100
-_SERIALIZER = TypeSerializer()
-_DESERIALIZER = TypeDeserializer()
 _ORDER_KEYS = ("shop_id", "order_id")
 
 
@@ -439,7 +437,7 @@ class DynamoMissingOrderLedger:
 def _order_item(stored: StoredOrder) -> dict[str, Any]:
     record = stored.record
     facts = record.model_dump(mode="json")
-    item = {name: _SERIALIZER.serialize(value) for name, value in facts.items()}
+    item = {name: to_attribute(value) for name, value in facts.items()}
     item["revision"] = {"N": str(stored.revision)}
     item["content_hash"] = {"S": record.content_hash}
     item["pending_events"] = {"M": {k: {"S": v} for k, v in stored.pending_events.items()}}
@@ -452,7 +450,7 @@ def _order_item(stored: StoredOrder) -> dict[str, Any]:
 
 
 def _stored_order(item: dict[str, Any]) -> StoredOrder:
-    plain = {name: _DESERIALIZER.deserialize(value) for name, value in item.items()}
+    plain = {name: from_attribute(value) for name, value in item.items()}
     pending = plain.pop("pending_events", None) or {}
     pending_since = plain.pop("pending_since", None)
     revision = int(plain.pop("revision"))

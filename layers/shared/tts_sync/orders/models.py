@@ -31,7 +31,9 @@ class OrderSource(StrEnum):
 
 class _Part(BaseModel):
     # Buyer PII inside: a ValidationError must not quote the values it refused.
-    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+    model_config = ConfigDict(
+        defer_build=True, extra="forbid", frozen=True, hide_input_in_errors=True
+    )
 
 
 class BuyerData(_Part):

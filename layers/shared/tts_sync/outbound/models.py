@@ -60,6 +60,7 @@ class _Contract(BaseModel):
     # Serialised with every field, so the committed schemas mark every field as required.
     # hide_input_in_errors: events carry the shipping address.
     model_config = ConfigDict(
+        defer_build=True,
         frozen=True,
         extra="forbid",
         json_schema_serialization_defaults_required=True,

@@ -35,7 +35,7 @@ class DeletionScope(StrEnum):
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     request_id: RequestId
     shop_id: Digits
@@ -127,7 +127,7 @@ class ReceiptStatus(StrEnum):
 class DeletionReceipt(BaseModel):
     """What happened to one request. No PII: ids of the request and shop, counts, times."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     request_id: str
     status: ReceiptStatus

@@ -39,7 +39,7 @@ class SubscriptionStatus(StrEnum):
 class ShopTokens(BaseModel):
     """One seller grant's tokens; both expiries are absolute unix seconds, as TikTok sends them."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     access_token: SecretStr
     access_token_expires_at: int
@@ -57,7 +57,7 @@ class ShopTokens(BaseModel):
 
 
 class Shop(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     shop_id: str = Field(min_length=1)
     cipher: str
@@ -94,7 +94,7 @@ class Shop(BaseModel):
 
 
 class OAuthState(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     state: str = Field(repr=False)
     created_at: int

@@ -14,7 +14,7 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
@@ -31,9 +31,11 @@ from tts_sync.shops.tokens import (
     DEFAULT_REFRESH_BEFORE_SECONDS,
     StoreTokenRefresher,
 )
-from tts_sync.tiktok import TikTokApiConfig, TikTokClient
 from tts_sync.tiktok.ratelimit_dynamo import dynamo_rate_limiter
 from tts_sync.wiring import Wiring
+
+if TYPE_CHECKING:
+    from tts_sync.tiktok import TikTokClient
 
 DEFAULT_AUTHORIZE_URL = "https://services.tiktokshop.com/open/authorize"
 
@@ -87,6 +89,9 @@ def shop_api_client() -> TikTokClient:
 
     Rebuilt when the app credentials change: the provider re-reads the secret after its max_age,
     and a warm container must not keep signing with a secret that was rotated out."""
+    # Imported with the first client: the HTTP stack loads when a call to TikTok is near.
+    from tts_sync.tiktok import TikTokApiConfig, TikTokClient
+
     credentials = credentials_provider().get()
     fingerprint = hashlib.sha256(
         f"{credentials.app_key}\0{credentials.app_secret.get_secret_value()}".encode()

@@ -62,7 +62,7 @@ class StockLevel(BaseModel):
     """What the back office can sell of one SKU from one location, counted at `as_of`."""
 
     model_config = ConfigDict(
-        extra="forbid", frozen=True, json_schema_extra=_ONE_SKU_AND_ONE_LOCATION
+        defer_build=True, extra="forbid", frozen=True, json_schema_extra=_ONE_SKU_AND_ONE_LOCATION
     )
 
     shop_id: TikTokId
@@ -103,7 +103,7 @@ class StockLevel(BaseModel):
 class StockLevelList(BaseModel):
     """Many levels in one SQS message."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     levels: list[StockLevel] = Field(min_length=1, max_length=MAX_LEVELS_PER_MESSAGE)
 
@@ -115,7 +115,7 @@ class BufferRules(BaseModel):
     """A shop's listing rules, applied after reservations: list `percent_listed`% of what is
     left after `fixed_reserve` units, at most `max_listed` (None: no cap), floored."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     percent_listed: int = Field(default=100, ge=0, le=100)
     fixed_reserve: int = Field(default=0, ge=0)
@@ -144,7 +144,7 @@ class SkuWarehouseStock(BaseModel):
     """The ledger of one (shop, SKU, warehouse): the newest level received, and what was sent
     to and confirmed by TikTok, with why (available, reserved, buffered)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     shop_id: str
     sku_id: str
@@ -167,7 +167,7 @@ class SkuWarehouseStock(BaseModel):
 class Refusal(BaseModel):
     """A message or level that will never be exported, and exactly why."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     shop_id: str = ""  # empty when the message was unreadable
     message_id: str

@@ -1,26 +1,59 @@
 """TikTok Shop Partner API client: signing, typed calls, retries and a shared per-shop budget.
 
 Domain-facing names are re-exported here; boto3 lives only in `ratelimit_dynamo`.
+Names load on first use (PEP 562, as Powertools' parser models do): `from tts_sync.tiktok import
+Deadline` should not import the HTTP client and its thirty models into every function's cold
+start.
 """
 
-from tts_sync.tiktok.client import TikTokClient
-from tts_sync.tiktok.config import TikTokApiConfig
-from tts_sync.tiktok.errors import (
-    AccessTokenExpiredError,
-    RateLimitedError,
-    RateLimitWaitExceededError,
-    TikTokApiError,
-    TikTokNotSentError,
-    TikTokOutcomeUnknownError,
-    TikTokPermanentError,
-    TikTokRequestRejectedError,
-    TikTokRetryableError,
-    TikTokTransportError,
-    TikTokUnreadableReplyError,
-)
-from tts_sync.tiktok.ratelimit import BucketPolicy, InMemoryRateLimiter, RateLimiter
-from tts_sync.tiktok.retry import BackoffPolicy, Deadline, deadline_from_lambda_context
-from tts_sync.tiktok.transport import AccessTokenRefresher, ShopAccess, ShopTokenRefresher
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tts_sync.tiktok.client import TikTokClient
+    from tts_sync.tiktok.config import TikTokApiConfig
+    from tts_sync.tiktok.errors import (
+        AccessTokenExpiredError,
+        RateLimitedError,
+        RateLimitWaitExceededError,
+        TikTokApiError,
+        TikTokNotSentError,
+        TikTokOutcomeUnknownError,
+        TikTokPermanentError,
+        TikTokRequestRejectedError,
+        TikTokRetryableError,
+        TikTokTransportError,
+        TikTokUnreadableReplyError,
+    )
+    from tts_sync.tiktok.ratelimit import BucketPolicy, InMemoryRateLimiter, RateLimiter
+    from tts_sync.tiktok.retry import BackoffPolicy, Deadline, deadline_from_lambda_context
+    from tts_sync.tiktok.transport import AccessTokenRefresher, ShopAccess, ShopTokenRefresher
+
+_MODULE_OF = {
+    "TikTokClient": "client",
+    "TikTokApiConfig": "config",
+    "BucketPolicy": "ratelimit",
+    "InMemoryRateLimiter": "ratelimit",
+    "RateLimiter": "ratelimit",
+    "BackoffPolicy": "retry",
+    "Deadline": "retry",
+    "deadline_from_lambda_context": "retry",
+    "AccessTokenRefresher": "transport",
+    "ShopAccess": "transport",
+    "ShopTokenRefresher": "transport",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name) or ("errors" if name in __all__ else None)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "AccessTokenExpiredError",

@@ -14,8 +14,14 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 class _Model(BaseModel):
     # hide_input_in_errors: orders carry buyer PII, and a ValidationError's text (logged by
     # logger.exception) would otherwise quote the values it refused.
+    # defer_build: each model's validator is built on its first use, not at import; a function
+    # uses a few of these thirty models, and building all of them was its biggest import cost.
     model_config = ConfigDict(
-        extra="ignore", populate_by_name=True, frozen=True, hide_input_in_errors=True
+        extra="ignore",
+        populate_by_name=True,
+        frozen=True,
+        hide_input_in_errors=True,
+        defer_build=True,
     )
 
 

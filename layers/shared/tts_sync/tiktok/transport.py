@@ -24,9 +24,7 @@ import random as random_module
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Self, runtime_checkable
-
-import httpx
+from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
 from tts_sync.observability import logger
 from tts_sync.tiktok.config import TikTokApiConfig
@@ -46,6 +44,11 @@ from tts_sync.tiktok.errors import (
 from tts_sync.tiktok.ratelimit import NoRateLimit, RateLimiter
 from tts_sync.tiktok.retry import BackoffPolicy, Deadline, deadline_after
 from tts_sync.tiktok.signing import sign, timestamp_param
+
+if TYPE_CHECKING:
+    # Imported where the first client is made and where it sends: httpx (and the asyncio it
+    # loads) is a tenth of a function's cold import, and some paths never call TikTok.
+    import httpx
 
 # httpx logs every request URL at INFO; token calls carry app_secret in the query string.
 logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -116,6 +119,8 @@ class SignedTransport:
         self.limiter: RateLimiter = limiter or NoRateLimit()
         self.token_refresher = token_refresher
         self.backoff = backoff or BackoffPolicy()
+        if http is None:
+            import httpx
         self._http = http or httpx.Client(
             timeout=httpx.Timeout(self.config.read_timeout, connect=self.config.connect_timeout),
             limits=httpx.Limits(max_keepalive_connections=10, keepalive_expiry=30),
@@ -308,6 +313,8 @@ class SignedTransport:
                 f"not sent: {max(seconds_left, 0.0):.2f} s left calling {path}, "
                 f"below the {self.config.min_send_seconds:g} s minimum"
             )
+        import httpx  # loaded by the client's construction (or the test's own client)
+
         timeout = httpx.Timeout(
             min(self.config.read_timeout, seconds_left),
             connect=min(self.config.connect_timeout, seconds_left),
