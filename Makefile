@@ -69,7 +69,7 @@ build: sync ## Layer requirements from uv.lock, then sam build, then bytecode fo
 	@# are read-only): every cold start compiled each module it imported, about 0.5 s of the
 	@# webhook's. Python 3.11 bytecode, as the runtime; unchecked-hash because the unzipped
 	@# files' mtimes are not the ones a timestamp .pyc would check.
-	$(UV) run --locked python -m compileall -q -j 0 --invalidation-mode unchecked-hash .aws-sam/build
+	$(UV) run --locked python -m compileall -q -f -j 0 --invalidation-mode unchecked-hash .aws-sam/build
 
 deploy: build ## sam deploy to STAGE (dev|prod) using samconfig.toml
 	$(SAM) deploy --config-env $(if $(filter prod,$(STAGE)),prod,default)

@@ -4,6 +4,7 @@ not), so benchmarks can use them too."""
 from __future__ import annotations
 
 import base64
+import gc
 import importlib.util
 import socket
 import sys
@@ -35,6 +36,9 @@ def load_function(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     spec.loader.exec_module(module)
+    # The import froze every object alive (tts_sync.cold_start): right for a container, but
+    # here that is the test session's state too, whose garbage would then never be collected.
+    gc.unfreeze()
     return module
 
 

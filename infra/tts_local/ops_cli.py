@@ -77,6 +77,10 @@ def run_replay(target: StackTarget, args: argparse.Namespace) -> int:
         return 0
     stream_arn = dynamodb.describe_table(TableName=table)["Table"].get("LatestStreamArn", "")
     report = replay(pages, target.invoker("EventRouterFunction"), stream_arn)
+    if report.error:
+        raise ReplayError(
+            f"{report.error} ({report.sent} events sent before it; the rest were not replayed)"
+        )
     print(
         f"{report.matched} stored events replayed through EventRouterFunction "
         f"({report.sent} sent, {len(report.failed)} not processed)"

@@ -34,11 +34,11 @@ FAST_CONFIG = Config(
 
 
 # A synchronous Invoke waits for the function it calls (up to Lambda's 900 s maximum); the
-# caller's own budget decides whether to start one.
+# caller's own budget decides whether to start one, so no retry may double it: one attempt.
 INVOKE_CONFIG = Config(
     connect_timeout=5,
     read_timeout=900,
-    retries={"mode": "standard", "total_max_attempts": 2},
+    retries={"mode": "standard", "total_max_attempts": 1},
 )
 _CONFIGS = {"fast": FAST_CONFIG, "invoke": INVOKE_CONFIG}
 _CREATING = threading.Lock()

@@ -53,7 +53,10 @@ from tts_sync.webhooks.dynamo_store import DynamoEventStore
 
 # The time one more step may take; none starts with less left (Lambda stops at 900 s).
 SECONDS_PER_REDRIVE_BATCH = 10.0  # receive, send and delete 10 messages
-SECONDS_PER_REPLAY_BATCH = 65.0  # one router invocation (its Timeout is 60 s), one scan page
+SECONDS_PER_REPLAY_BATCH = 65.0  # one router invocation (its Timeout is 60 s)
+# A replay reads a page only with time left for it and the send of what it gathered after it:
+# a run always sends what it read, so each run moves the resume point forward.
+SECONDS_PER_SCAN_PAGE = 10.0
 SECONDS_PER_QUARANTINED_BODY = 5.0  # a parse and one conditional write
 EXAMPLES = "events/console/ops_*.json"
 
@@ -134,7 +137,12 @@ def handle_ops_event(event: Any, deadline: Deadline) -> dict[str, Any]:
     if isinstance(job, Redrive):
         answer = _redrive(job, dependencies, _budget(deadline, SECONDS_PER_REDRIVE_BATCH))
     elif isinstance(job, Replay):
-        answer = _replay(job, dependencies, _budget(deadline, SECONDS_PER_REPLAY_BATCH))
+        answer = _replay(
+            job,
+            dependencies,
+            keep_reading=_budget(deadline, SECONDS_PER_REPLAY_BATCH + SECONDS_PER_SCAN_PAGE),
+            keep_going=_budget(deadline, SECONDS_PER_REPLAY_BATCH),
+        )
     else:
         answer = _replay_quarantine(
             job, dependencies, _budget(deadline, SECONDS_PER_QUARANTINED_BODY)
@@ -182,7 +190,11 @@ def _redrive(
 
 
 def _replay(
-    job: Replay, dependencies: OpsDependencies, keep_going: Callable[[], bool]
+    job: Replay,
+    dependencies: OpsDependencies,
+    *,
+    keep_reading: Callable[[], bool],
+    keep_going: Callable[[], bool],
 ) -> dict[str, Any]:
     table = dependencies.config.events_table_name
     selection = ReplaySelection(
@@ -194,7 +206,7 @@ def _replay(
     )
     pages = stored_event_pages(dependencies.dynamodb, table, selection, start_after=job.start_after)
     if job.dry_run:
-        report = count_stored_events(pages, keep_going=keep_going)
+        report = count_stored_events(pages, keep_going=keep_reading)
         answer: dict[str, Any] = {
             "job": job.job,
             "dry_run": True,
@@ -207,10 +219,15 @@ def _replay(
             pages,
             dependencies.invoke_router,
             described.get("LatestStreamArn", ""),
+            keep_reading=keep_reading,
             keep_going=keep_going,
         )
         answer = {"job": job.job, "dry_run": False, **report.as_dict()}
-        if report.failed:
+        if report.error:
+            answer["note"] = (
+                "EventRouterFunction could not take a batch (error): fix it, then run to_continue"
+            )
+        elif report.failed:
             answer["note"] = "failed: not processed by EventRouterFunction (its log says why)"
     if not report.complete:
         # None: no page was finished in this run; the next one starts where this one did.

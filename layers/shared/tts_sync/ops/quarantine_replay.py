@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from tts_sync.errors import StorageRejectedError
 from tts_sync.events import StoredEvent
+from tts_sync.ops.answers import listed
 from tts_sync.webhooks.envelope import InvalidPayloadError, parse_envelope
 from tts_sync.webhooks.intake import EventStore
 
@@ -57,15 +58,16 @@ class QuarantineReplayReport:
     last_examined: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        still_failing = [
+            {"key": s.key, "reason": s.reason, "reason_at_receipt": s.reason_at_receipt}
+            for s in self.still_failing
+        ]
         return {
             "complete": self.complete,
             "examined": self.examined,
-            "stored": self.stored,
-            "already_stored": self.already_stored,
-            "still_failing": [
-                {"key": s.key, "reason": s.reason, "reason_at_receipt": s.reason_at_receipt}
-                for s in self.still_failing
-            ],
+            **listed("stored", self.stored),
+            **listed("already_stored", self.already_stored),
+            **listed("still_failing", still_failing),
         }
 
 

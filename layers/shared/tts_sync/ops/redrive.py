@@ -243,7 +243,10 @@ def redrive(
                 VisibilityTimeout=IN_FLIGHT_SECONDS,
                 MessageAttributeNames=["All"],
                 AttributeNames=["ApproximateReceiveCount"],
-                WaitTimeSeconds=0,
+                # Long polling asks every SQS server: a short poll samples some, and can come
+                # back empty while messages wait, which would end the run as if it were done.
+                # It answers at once when messages are there.
+                WaitTimeSeconds=1,
             ).get("Messages", [])
             if not messages:
                 break

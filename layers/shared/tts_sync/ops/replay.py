@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tts_sync.events.catalogue import BY_NUMBER, order_ids_named
+from tts_sync.ops.answers import listed
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -103,16 +104,20 @@ class ReplayReport:
     matched: int = 0
     sent: int = 0
     failed: list[str] = field(default_factory=list)  # event keys the router did not process
-    complete: bool = True  # False: stopped by keep_going(); resume with start_after
+    complete: bool = True  # False: stopped (deadline or router crash); resume with start_after
     resume_after: str | None = None  # the last key of the last page finished (when stopped)
+    error: str | None = None  # why the router could not take a batch, when it stopped the run
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        answer: dict[str, Any] = {
             "matched": self.matched,
             "sent": self.sent,
-            "failed": self.failed,
+            **listed("failed", self.failed),
             "complete": self.complete,
         }
+        if self.error:
+            answer["error"] = self.error
+        return answer
 
 
 @dataclass(frozen=True)
@@ -198,56 +203,66 @@ def replay(
     invoke: Invoker,
     stream_arn: str,
     *,
+    keep_reading: Callable[[], bool] = _always,
     keep_going: Callable[[], bool] = _always,
     progress: Callable[[int], None] | None = None,
 ) -> ReplayReport:
-    """Each page's items to the router in batches of at most BATCH whole pages. Before each
-    page is read and each batch sent, `keep_going()` decides; when it says stop, what was not
-    sent is left for a run from `report.resume_after`."""
+    """Each page's items to the router in batches of at most BATCH whole pages.
+
+    `keep_reading()` decides before each page is read and `keep_going()` before each batch is
+    sent; give keep_reading the stricter budget (one page more than a send), so a run that stops
+    reading still sends what it gathered: every run moves the resume point forward, even one
+    whose filter matches a single event in a large table. Pages that match nothing move it
+    forward too. A router crash stops the run at the last batch it processed, with the reason.
+    """
     report = ReplayReport()
     batch: list[Mapping[str, Any]] = []
-    sent_through: str | None = None  # the last key of the pages sent so far
-    pending_through: str | None = None  # the last key of the pages in `batch`
+    pending_through: str | None = None  # the last key of the pages read so far
+    sent_through: str | None = None  # every page through this key is done: the resume point
 
-    def flush() -> bool:
+    def send() -> bool:
         nonlocal batch, sent_through
         if batch:
             if not keep_going():
                 return False
-            _send(batch, invoke, stream_arn, report)
+            try:
+                _send(batch, invoke, stream_arn, report)
+            except ReplayError as error:
+                report.error = str(error)
+                return False
             batch = []
             if progress:
                 progress(report.sent)
         sent_through = pending_through
         return True
 
-    stopped = False
-    pages = iter(pages)
-    while True:
-        if pending_through is not None and not keep_going():
-            stopped = True
-            break
-        page = next(pages, None)
-        if page is None:
-            break
-        if len(batch) + len(page.items) > BATCH and not flush():
-            stopped = True
+    finished = stopped = False
+    for page in _until(pages, keep_reading):
+        if len(batch) + len(page.items) > BATCH and not send():
+            stopped = True  # this page was read but not taken: the resumed run reads it again
             break
         batch.extend(page.items)
-        pending_through = page.last_key
         report.matched += len(page.items)
+        pending_through = page.last_key
+        if not batch:
+            sent_through = pending_through  # nothing matched so far: nothing to send first
         if page.last_key is None:  # the last page
+            finished = True
             break
-    if not stopped and not flush():
+    if not stopped and not send():
         stopped = True
-    if stopped:
-        if batch:  # counted as matched but not sent: the resumed run scans and sends them
-            report.matched -= len(batch)
-        else:
-            sent_through = pending_through
+    if stopped or not finished:
+        report.matched -= len(batch)  # read but not sent: the resumed run reads them again
         # None: no page was finished; the resumed run starts where this one did.
         report.complete, report.resume_after = False, sent_through
     return report
+
+
+def _until(pages: Iterable[ScanPage], keep_reading: Callable[[], bool]) -> Iterator[ScanPage]:
+    for page in pages:
+        yield page
+        if page.last_key is not None and not keep_reading():
+            return
 
 
 def _send(
