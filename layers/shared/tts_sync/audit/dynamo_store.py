@@ -37,6 +37,8 @@ class DynamoAuditLog:
         if len(items) <= 2:
             failures = [self._put(item) for item in items]
         else:
+            # The threads only call put_item on items built above: no model is first used in
+            # them (else tts_sync.models_build.build_deferred first).
             with ThreadPoolExecutor(max_workers=min(PUTS_IN_FLIGHT, len(items))) as pool:
                 failures = list(pool.map(self._put, items))
         failed = [f for f in failures if f]

@@ -28,14 +28,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from tts_sync.audit import models as audit_models
 from tts_sync.audit.models import AuditEntry
 from tts_sync.audit.ports import NO_AUDIT, AuditLog
 from tts_sync.audit.trail import stock_export, write_audit
+from tts_sync.catalog import models as catalog_models
 from tts_sync.catalog.models import CatalogSku
 from tts_sync.errors import StorageUnavailableError
+from tts_sync.models_build import build_deferred
 from tts_sync.observability import MetricUnit, logger, metrics
 from tts_sync.orders.ports import ShopAccessSource
 from tts_sync.orders.reservations import Reservation
+from tts_sync.shops import models as shop_models
+from tts_sync.stock import models as stock_models
 from tts_sync.stock.models import (
     OUTCOME_RANK,
     ExportOutcome,
@@ -53,6 +58,7 @@ from tts_sync.stock.ports import (
 )
 from tts_sync.stock.quantity import listed_quantity, reserved_after
 from tts_sync.tiktok import Deadline, ShopAccess, TikTokPermanentError, TikTokRetryableError
+from tts_sync.tiktok import models as tiktok_models
 from tts_sync.tiktok.models import SkuStock
 from tts_sync.tiktok.models import StockLevel as WarehouseQuantity
 
@@ -379,6 +385,10 @@ def _each_product(
 
     if len(changed) <= 1:
         return [one(item) for item in changed.items()]
+    # The threads may be the first users of these deferred models (the request, the answer,
+    # the ledger, catalog and audit entries, a token refresh): built here, once per container,
+    # as pydantic 2.13 builds a model on first use with no lock (tts_sync.models_build).
+    build_deferred(tiktok_models, stock_models, catalog_models, audit_models, shop_models)
     with ThreadPoolExecutor(max_workers=min(PRODUCT_CALLS_IN_FLIGHT, len(changed))) as pool:
         return list(pool.map(one, changed.items()))
 
