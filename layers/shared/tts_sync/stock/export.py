@@ -389,6 +389,7 @@ def _each_product(
     # the ledger, catalog and audit entries, a token refresh): built here, once per container,
     # as pydantic 2.13 builds a model on first use with no lock (tts_sync.models_build).
     build_deferred(tiktok_models, stock_models, catalog_models, audit_models, shop_models)
+    context.api()  # the client (and the secret it reads) made once, not by each thread at once
     with ThreadPoolExecutor(max_workers=min(PRODUCT_CALLS_IN_FLIGHT, len(changed))) as pool:
         return list(pool.map(one, changed.items()))
 
