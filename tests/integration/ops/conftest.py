@@ -45,3 +45,35 @@ def queue_depth(sqs: Any, url: str) -> int:
     return int(counts["ApproximateNumberOfMessages"]) + int(
         counts["ApproximateNumberOfMessagesNotVisible"]
     )
+
+
+def poison(sqs: Any, dlq: str, count: int, *, throttled_every: int) -> set[str]:
+    """`count` messages straight into a DLQ, every `throttled_every`-th one with the reason
+    attribute EventBridge sets (ERROR_CODE SQS.Throttled); their bodies."""
+    bodies = set()
+    for index in range(count):
+        body = json.dumps({"n": index})
+        attributes = {"ERROR_CODE": {"DataType": "String", "StringValue": "SQS.Throttled"}}
+        sqs.send_message(
+            QueueUrl=dlq,
+            MessageBody=body,
+            **({"MessageAttributes": attributes} if index % throttled_every == 0 else {}),
+        )
+        bodies.add(body)
+    return bodies
+
+
+def drain(sqs: Any, url: str) -> list[str]:
+    """Every visible message of the queue, received and deleted; their bodies."""
+    bodies = []
+    while messages := sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60
+    ).get("Messages"):
+        bodies.extend(m["Body"] for m in messages)
+        sqs.delete_message_batch(
+            QueueUrl=url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
+            ],
+        )
+    return bodies

@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
+from tests.integration.ops.conftest import drain, poison
 from tests.integration.orders.conftest import OrderSync, create_tables
 from tests.integration.orders.test_order_replay import RED, _store_webhooks
 from tests.integration.shops.conftest import emitted_metrics
@@ -84,38 +85,9 @@ def _invoke(event: dict[str, Any], context: FakeLambdaContext | None = None) -> 
     return answer
 
 
-def _poison(sqs: Any, dlq: str, count: int) -> set[str]:
-    bodies = set()
-    for index in range(count):
-        body = json.dumps({"n": index})
-        attributes = {"ERROR_CODE": {"DataType": "String", "StringValue": "SQS.Throttled"}}
-        sqs.send_message(
-            QueueUrl=dlq,
-            MessageBody=body,
-            **({"MessageAttributes": attributes} if index % 5 == 0 else {}),
-        )
-        bodies.add(body)
-    return bodies
-
-
-def _drain(sqs: Any, url: str) -> list[str]:
-    bodies = []
-    while messages := sqs.receive_message(
-        QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60
-    ).get("Messages"):
-        bodies.extend(m["Body"] for m in messages)
-        sqs.delete_message_batch(
-            QueueUrl=url,
-            Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
-            ],
-        )
-    return bodies
-
-
 def test_a_redrive_dry_run_counts_per_reason_then_a_move_moves_every_message_once(ops):
     sqs, queues = ops["sqs"], ops["queues"]
-    bodies = _poison(sqs, queues["WorkDeadLetterQueue"], 12)
+    bodies = poison(sqs, queues["WorkDeadLetterQueue"], 12, throttled_every=5)
     failure_record = json.dumps({"DDBStreamBatchInfo": {"shardId": "shard-1", "batchSize": 3}})
     sqs.send_message(QueueUrl=queues["EventsStreamDeadLetterQueue"], MessageBody=failure_record)
 
@@ -130,14 +102,14 @@ def test_a_redrive_dry_run_counts_per_reason_then_a_move_moves_every_message_onc
     assert queue["reasons"] == {"SQS.Throttled": 3, "consumer kept failing (received 1x)": 9}
     assert dry["left_in_place"]["EventsStreamDeadLetterQueue"]["waiting"] == 1
     assert "stay in EventsTable" in dry["left_in_place"]["EventsStreamDeadLetterQueue"]["why"]
-    assert "note" in dry and _drain(sqs, queues["WorkQueue"]) == []
+    assert "note" in dry and drain(sqs, queues["WorkQueue"]) == []
     assert '{"n": ' not in json.dumps(dry)  # counts and reasons, never bodies
 
     moved = _invoke({"job": "redrive", "queues": ["WorkDeadLetterQueue"], "move": True})
     assert (moved["complete"], moved["moved"], moved["not_accepted"]) == (True, 12, 0)
-    assert sorted(_drain(sqs, queues["WorkQueue"])) == sorted(bodies)
-    assert _drain(sqs, queues["WorkDeadLetterQueue"]) == []
-    assert _drain(sqs, queues["EventsStreamDeadLetterQueue"]) == [failure_record]  # stays
+    assert sorted(drain(sqs, queues["WorkQueue"])) == sorted(bodies)
+    assert drain(sqs, queues["WorkDeadLetterQueue"]) == []
+    assert drain(sqs, queues["EventsStreamDeadLetterQueue"]) == [failure_record]  # stays
 
 
 def test_a_redrive_of_a_queue_that_is_no_dlq_is_refused_listing_the_dlqs(ops):
@@ -152,7 +124,7 @@ def test_a_redrive_stopped_by_the_deadline_says_how_to_continue_and_moves_nothin
     ops, monkeypatch, capsys
 ):
     sqs, queues = ops["sqs"], ops["queues"]
-    bodies = _poison(sqs, queues["WorkDeadLetterQueue"], 25)
+    bodies = poison(sqs, queues["WorkDeadLetterQueue"], 25, throttled_every=5)
     context = RunningOutContext()
     real_send = sqs.send_message_batch
     sends = 0
@@ -178,7 +150,7 @@ def test_a_redrive_stopped_by_the_deadline_says_how_to_continue_and_moves_nothin
     assert (second["complete"], second["moved"]) == (True, 5)
     assert "to_continue" not in second
     assert emitted_metrics(capsys.readouterr().out) == ["OpsJobToContinue", "OpsJobCompleted"]
-    moved = _drain(sqs, queues["WorkQueue"])
+    moved = drain(sqs, queues["WorkQueue"])
     assert sorted(moved) == sorted(bodies)  # all 25, none twice
 
 

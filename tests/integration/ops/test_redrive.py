@@ -10,7 +10,7 @@ import uuid
 import boto3
 import pytest
 
-from tests.integration.ops.conftest import dead_lettered_queue, queue_depth
+from tests.integration.ops.conftest import dead_lettered_queue, drain, poison, queue_depth
 from tts_local.ops_cli import run_redrive
 from tts_sync.ops.redrive import RedriveError, dead_letter_queues, redrive
 from tts_sync.ops.target import StackTarget
@@ -29,35 +29,6 @@ def stack(aws_endpoint):
     return sqs, target, source, dlq
 
 
-def _poison(sqs, dlq: str, count: int) -> set[str]:
-    bodies = set()
-    for index in range(count):
-        body = json.dumps({"n": index})
-        attributes = {"ERROR_CODE": {"DataType": "String", "StringValue": "SQS.Throttled"}}
-        sqs.send_message(
-            QueueUrl=dlq,
-            MessageBody=body,
-            **({"MessageAttributes": attributes} if index % 3 == 0 else {}),
-        )
-        bodies.add(body)
-    return bodies
-
-
-def _drain(sqs, url: str) -> list[str]:
-    bodies = []
-    while messages := sqs.receive_message(
-        QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60
-    ).get("Messages"):
-        bodies.extend(m["Body"] for m in messages)
-        sqs.delete_message_batch(
-            QueueUrl=url,
-            Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
-            ],
-        )
-    return bodies
-
-
 def test_the_stack_dlqs_are_found_from_the_source_queues_redrive_policies(stack):
     sqs, target, source, dlq = stack
     (found,) = dead_letter_queues(sqs, target.queue_urls())
@@ -70,38 +41,38 @@ def test_the_stack_dlqs_are_found_from_the_source_queues_redrive_policies(stack)
 
 def test_a_dry_run_counts_per_reason_and_moves_nothing(stack):
     sqs, target, source, dlq = stack
-    _poison(sqs, dlq, 25)
+    poison(sqs, dlq, 25, throttled_every=3)
     (queue,) = dead_letter_queues(sqs, target.queue_urls())
     report = redrive(sqs, queue, dry_run=True)
     assert report.waiting == 25 and report.moved == 0
     assert report.reasons["SQS.Throttled"] == 9
     assert sum(report.reasons.values()) == 25
-    assert _drain(sqs, source) == []
-    assert len(_drain(sqs, dlq)) == 25  # every message still there, visible at once
+    assert drain(sqs, source) == []
+    assert len(drain(sqs, dlq)) == 25  # every message still there, visible at once
 
 
 def test_a_move_puts_every_message_back_once_and_empties_the_dlq(stack, capsys):
     sqs, target, source, dlq = stack
-    bodies = _poison(sqs, dlq, 25)
+    bodies = poison(sqs, dlq, 25, throttled_every=3)
     args = argparse.Namespace(queue=None, move=True, limit=None)
     assert run_redrive(target, args) == 0
     assert "WorkDeadLetterQueue: 25 waiting, moved 25" in capsys.readouterr().out
-    moved = _drain(sqs, source)
+    moved = drain(sqs, source)
     assert sorted(moved) == sorted(bodies)  # all of them, none twice
-    assert _drain(sqs, dlq) == []
+    assert drain(sqs, dlq) == []
 
 
 def test_a_limit_moves_only_that_many(stack):
     sqs, target, source, dlq = stack
-    _poison(sqs, dlq, 12)
+    poison(sqs, dlq, 12, throttled_every=3)
     (queue,) = dead_letter_queues(sqs, target.queue_urls())
     assert redrive(sqs, queue, dry_run=False, limit=5).moved == 5
-    assert len(_drain(sqs, source)) == 5
+    assert len(drain(sqs, source)) == 5
 
 
 def test_what_the_source_refuses_stays_in_the_dlq(stack, monkeypatch):
     sqs, target, source, dlq = stack
-    _poison(sqs, dlq, 4)
+    poison(sqs, dlq, 4, throttled_every=3)
     (queue,) = dead_letter_queues(sqs, target.queue_urls())
     real_send = sqs.send_message_batch
 
@@ -117,7 +88,7 @@ def test_what_the_source_refuses_stays_in_the_dlq(stack, monkeypatch):
     monkeypatch.setattr(sqs, "send_message_batch", half_refused)
     report = redrive(sqs, queue, dry_run=False, limit=4)
     assert (report.moved, report.failed) == (2, 2)
-    assert len(_drain(sqs, source)) == 2
+    assert len(drain(sqs, source)) == 2
     # The refused two were never deleted: still in the DLQ (in flight until their time ends).
     counts = sqs.get_queue_attributes(
         QueueUrl=dlq,
@@ -151,7 +122,7 @@ def test_an_unknown_queue_name_is_refused_naming_the_dlqs(stack):
 
 def test_messages_that_fail_again_during_the_run_are_not_moved_round_in_a_loop(stack, monkeypatch):
     sqs, target, _, dlq = stack
-    _poison(sqs, dlq, 3)
+    poison(sqs, dlq, 3, throttled_every=3)
     (queue,) = dead_letter_queues(sqs, target.queue_urls())
     real_send = sqs.send_message_batch
 
@@ -173,10 +144,10 @@ def test_stream_failure_records_are_left_in_the_dlq_not_moved_to_the_queue(stack
         }
     )
     sqs.send_message(QueueUrl=dlq, MessageBody=record)
-    _poison(sqs, dlq, 2)
+    poison(sqs, dlq, 2, throttled_every=3)
     (queue,) = dead_letter_queues(sqs, target.queue_urls())
     report = redrive(sqs, queue, dry_run=False)
     assert (report.moved, report.left) == (2, 1)
     assert report.reasons["stream batch failure record (not movable)"] == 1
-    assert record not in _drain(sqs, source)
+    assert record not in drain(sqs, source)
     assert queue_depth(sqs, dlq) == 1
