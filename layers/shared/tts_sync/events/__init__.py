@@ -8,8 +8,9 @@ models in every function's cold start.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from tts_sync.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from tts_sync.events.catalogue import (
@@ -26,22 +27,6 @@ if TYPE_CHECKING:
     from tts_sync.events.envelope import WebhookEnvelope
     from tts_sync.events.stored import EVENT_RETENTION_SECONDS, StoredEvent
 
-_MODULE_OF = {
-    "WebhookEnvelope": "envelope",
-    "EVENT_RETENTION_SECONDS": "stored",
-    "StoredEvent": "stored",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name) or ("catalogue" if name in __all__ else None)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
 __all__ = [
     "BY_NAME",
     "BY_NUMBER",
@@ -56,3 +41,10 @@ __all__ = [
     "WebhookEnvelope",
     "type_name",
 ]
+
+_SPECIFIC = {
+    "WebhookEnvelope": "envelope",
+    "EVENT_RETENTION_SECONDS": "stored",
+    "StoredEvent": "stored",
+}
+__getattr__ = lazy_exports(__name__, {name: _SPECIFIC.get(name, "catalogue") for name in __all__})

@@ -8,8 +8,9 @@ start.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from tts_sync.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from tts_sync.tiktok.client import TikTokClient
@@ -30,30 +31,6 @@ if TYPE_CHECKING:
     from tts_sync.tiktok.ratelimit import BucketPolicy, InMemoryRateLimiter, RateLimiter
     from tts_sync.tiktok.retry import BackoffPolicy, Deadline, deadline_from_lambda_context
     from tts_sync.tiktok.transport import AccessTokenRefresher, ShopAccess, ShopTokenRefresher
-
-_MODULE_OF = {
-    "TikTokClient": "client",
-    "TikTokApiConfig": "config",
-    "BucketPolicy": "ratelimit",
-    "InMemoryRateLimiter": "ratelimit",
-    "RateLimiter": "ratelimit",
-    "BackoffPolicy": "retry",
-    "Deadline": "retry",
-    "deadline_from_lambda_context": "retry",
-    "AccessTokenRefresher": "transport",
-    "ShopAccess": "transport",
-    "ShopTokenRefresher": "transport",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name) or ("errors" if name in __all__ else None)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
 
 __all__ = [
     "AccessTokenExpiredError",
@@ -79,3 +56,18 @@ __all__ = [
     "TikTokUnreadableReplyError",
     "deadline_from_lambda_context",
 ]
+
+_SPECIFIC = {
+    "TikTokClient": "client",
+    "TikTokApiConfig": "config",
+    "BucketPolicy": "ratelimit",
+    "InMemoryRateLimiter": "ratelimit",
+    "RateLimiter": "ratelimit",
+    "BackoffPolicy": "retry",
+    "Deadline": "retry",
+    "deadline_from_lambda_context": "retry",
+    "AccessTokenRefresher": "transport",
+    "ShopAccess": "transport",
+    "ShopTokenRefresher": "transport",
+}
+__getattr__ = lazy_exports(__name__, {name: _SPECIFIC.get(name, "errors") for name in __all__})
