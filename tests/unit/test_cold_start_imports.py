@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import botocore.session
 import pytest
 
-from tests.unit.test_observability import REPO, _modules_after_import
+from tests.unit.test_observability import REPO, _modules_after_import, after_cold_import
 from tts_sync.aws import dynamodb_client, reset_clients, secretsmanager_client, sqs_client
 
 
@@ -70,10 +66,7 @@ def test_httpx_loads_with_the_first_tiktok_client_not_at_import(app):
 
 
 def _models_built_at_import(app: str) -> set[str]:
-    code = (
-        "import sys, importlib.util; sys.path.insert(0, {folder!r}); "
-        "spec = importlib.util.spec_from_file_location('app', {path!r}); "
-        "spec.loader.exec_module(importlib.util.module_from_spec(spec)); "
+    then = (
         "from pydantic import BaseModel\n"
         "def walk(c):\n"
         "    for s in c.__subclasses__():\n"
@@ -81,15 +74,8 @@ def _models_built_at_import(app: str) -> set[str]:
         "        yield from walk(s)\n"
         "print('\\n'.join(c.__module__ + '.' + c.__qualname__ for c in set(walk(BaseModel))"
         " if c.__module__.startswith('tts_sync') and c.__pydantic_complete__))"
-    ).format(folder=str(REPO / "functions" / app), path=str(REPO / "functions" / app / "app.py"))
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true"},
     )
-    return set(result.stdout.split())
+    return set(after_cold_import(app, then, POWERTOOLS_TRACE_DISABLED="true").split())
 
 
 @pytest.mark.parametrize("app", ["tracking_upload", "quantity_export", "token_refresh"])
@@ -143,22 +129,14 @@ def test_clients_share_one_botocore_session(monkeypatch):
     "app", sorted(path.parent.name for path in REPO.glob("functions/*/app.py"))
 )
 def test_the_cold_import_runs_no_garbage_collections_and_leaves_the_collector_on(app):
-    code = (
-        "import gc, sys, importlib.util; sys.path.insert(0, {folder!r}); "
-        "spec = importlib.util.spec_from_file_location('app', {path!r}); "
-        "before = sum(s['collections'] for s in gc.get_stats()); "
-        "spec.loader.exec_module(importlib.util.module_from_spec(spec)); "
-        "print(sum(s['collections'] for s in gc.get_stats()) - before, gc.isenabled(), "
-        "gc.get_freeze_count())"
-    ).format(folder=str(REPO / "functions" / app), path=str(REPO / "functions" / app / "app.py"))
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true"},
+    printed = after_cold_import(
+        app,
+        "import gc; print(sum(s['collections'] for s in gc.get_stats()) - before, "
+        "gc.isenabled(), gc.get_freeze_count())",
+        before="import gc; before = sum(s['collections'] for s in gc.get_stats())",
+        POWERTOOLS_TRACE_DISABLED="true",
     )
-    collections, enabled, frozen = result.stdout.split()
+    collections, enabled, frozen = printed.split()
     # The imports themselves run none (main: 70 to 130 per function); the few left are the
     # app module's own lines around the block.
     assert int(collections) <= 10

@@ -14,13 +14,17 @@ from tts_sync.observability import NoTracingProvider, tracer
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _modules_after_import(app: str, **env: str) -> set[str]:
+def after_cold_import(app: str, then: str, *, before: str = "", **env: str) -> str:
+    """Runs `before`, imports functions/<app>/app.py, then runs `then`, in a fresh interpreter
+    (a cold start) with these environment variables; what it printed."""
+    folder, path = REPO / "functions" / app, REPO / "functions" / app / "app.py"
     code = (
-        "import sys, importlib.util; sys.path.insert(0, {folder!r}); "
-        "spec = importlib.util.spec_from_file_location('app', {path!r}); "
-        "spec.loader.exec_module(importlib.util.module_from_spec(spec)); "
-        "print('\\n'.join(sys.modules))"
-    ).format(folder=str(REPO / "functions" / app), path=str(REPO / "functions" / app / "app.py"))
+        f"import sys, importlib.util; sys.path.insert(0, {str(folder)!r}); "
+        f"spec = importlib.util.spec_from_file_location('app', {str(path)!r})\n"
+        f"{before}\n"
+        "spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
+        f"{then}"
+    )
     environment = {k: v for k, v in os.environ.items() if k != "POWERTOOLS_TRACE_DISABLED"}
     result = subprocess.run(
         [sys.executable, "-c", code],
@@ -29,7 +33,11 @@ def _modules_after_import(app: str, **env: str) -> set[str]:
         check=True,
         env={**environment, "AWS_DEFAULT_REGION": "us-east-1", **env},
     )
-    return set(result.stdout.split())
+    return result.stdout
+
+
+def _modules_after_import(app: str, **env: str) -> set[str]:
+    return set(after_cold_import(app, "print('\\n'.join(sys.modules))", **env).split())
 
 
 @pytest.mark.parametrize("app", ["webhook", "event_router"])
