@@ -58,6 +58,18 @@ def _body(notification_id: str) -> bytes:
     return json.dumps(document).encode()
 
 
+def _listing_status_body(notification_id: str, product_id: str, update_time: int) -> bytes:
+    """A product status change (type 5): the router records it, no TikTok call needed."""
+    document = {
+        "type": 5,
+        "tts_notification_id": notification_id,
+        "shop_id": "7494049642642441621",
+        "timestamp": int(time.time()),
+        "data": {"product_id": product_id, "status": "ACTIVATE", "update_time": update_time},
+    }
+    return json.dumps(document).encode()
+
+
 def _stored(stack: LocalStack, key: str) -> dict | None:
     return (
         stack.client("dynamodb")
@@ -172,14 +184,7 @@ def test_ops_replay_sends_stored_events_through_the_router_of_the_local_stack(
     from tts_local.cli import main
 
     api = stack.ready_info["api_url"]
-    listing = {
-        "type": 5,
-        "tts_notification_id": "e2e-replay-listing",
-        "shop_id": "7494049642642441621",
-        "timestamp": int(time.time()),
-        "data": {"product_id": "1729582718312380001", "status": "ACTIVATE", "update_time": 5},
-    }
-    body = json.dumps(listing).encode()
+    body = _listing_status_body("e2e-replay-listing", "1729582718312380001", update_time=5)
     assert post_signed(webhook_url, body, APP_KEY, APP_SECRET, timeout=30).status_code == 200
     selection = ["--local", api, "--type", "PRODUCT_STATUS_CHANGE"]
     assert main(["ops", "replay", *selection, "--dry-run"]) == 0
@@ -229,14 +234,7 @@ def test_the_ops_function_replays_through_the_router_over_lambdas_invoke_api(sta
     import boto3
     from botocore.config import Config
 
-    listing = {
-        "type": 5,
-        "tts_notification_id": "e2e-ops-function-listing",
-        "shop_id": "7494049642642441621",
-        "timestamp": int(time.time()),
-        "data": {"product_id": "1729582718312380002", "status": "ACTIVATE", "update_time": 6},
-    }
-    body = json.dumps(listing).encode()
+    body = _listing_status_body("e2e-ops-function-listing", "1729582718312380002", update_time=6)
     assert post_signed(webhook_url, body, APP_KEY, APP_SECRET, timeout=30).status_code == 200
     lambda_api = boto3.client("lambda", endpoint_url=stack.api_url, config=Config(read_timeout=120))
     name = stack.physical_id("OpsFunction")
