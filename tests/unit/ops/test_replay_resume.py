@@ -70,6 +70,18 @@ def _router(sent: list[str], clock: Clock) -> Any:
     return invoke
 
 
+def _timed_run(table: Table, start_after: str | None, sent: list[str], time_left: int) -> Any:
+    """One replay run from `start_after` with this much time left, as the ops function runs it."""
+    clock = Clock(time_left)
+    return replay(
+        clock.read(table.pages(start_after)),
+        _router(sent, clock),
+        "arn:stream",
+        keep_reading=clock.keep_reading,
+        keep_going=clock.keep_going,
+    )
+
+
 @pytest.mark.parametrize("seed", range(60))
 def test_resumed_runs_send_every_selected_event_once_and_each_run_moves_forward(seed: int) -> None:
     rng = random.Random(seed)
@@ -77,14 +89,7 @@ def test_resumed_runs_send_every_selected_event_once_and_each_run_moves_forward(
     sent: list[str] = []
     start_after: str | None = None
     for _run in range(10_000):
-        clock = Clock(rng.randint(SEND_COST + READ_COST, 60))
-        report = replay(
-            clock.read(table.pages(start_after)),
-            _router(sent, clock),
-            "arn:stream",
-            keep_reading=clock.keep_reading,
-            keep_going=clock.keep_going,
-        )
+        report = _timed_run(table, start_after, sent, rng.randint(SEND_COST + READ_COST, 60))
         if report.complete:
             break
         assert report.resume_after is not None, "a run that stopped moved nothing forward"
@@ -101,14 +106,7 @@ def test_a_single_match_among_many_pages_is_sent_before_the_run_stops() -> None:
     table.keys = [f"evt-{n:05d}" for n in range(5_000)]
     table.selected, table.page_size = ["evt-00003"], 1
     sent: list[str] = []
-    clock = Clock(3_000)
-    report = replay(
-        clock.read(table.pages(None)),
-        _router(sent, clock),
-        "arn:stream",
-        keep_reading=clock.keep_reading,
-        keep_going=clock.keep_going,
-    )
+    report = _timed_run(table, None, sent, time_left=3_000)
     assert sent == ["evt-00003"] and report.sent == report.matched == 1
     assert report.complete is False
     assert report.resume_after is not None and report.resume_after > "evt-02900"
