@@ -76,7 +76,7 @@ def run_replay(target: StackTarget, args: argparse.Namespace) -> int:
         print(f"{count} stored events match; dry run: nothing replayed")
         return 0
     stream_arn = dynamodb.describe_table(TableName=table)["Table"].get("LatestStreamArn", "")
-    report = replay(pages, target.invoker("EventRouterFunction"), stream_arn)
+    report = replay(pages, target.function_invoker("EventRouterFunction"), stream_arn)
     if report.error:
         raise ReplayError(
             f"{report.error} ({report.sent} events sent before it; the rest were not replayed)"

@@ -42,11 +42,17 @@ def _always() -> bool:
 
 def lambda_invoker(client: LambdaClient, function_name: str, *, label: str = "") -> Invoker:
     """Invoke a function synchronously (RequestResponse) and return its answer; ReplayError
-    when it crashed (a function error, a timeout): the batch was not processed."""
+    when it crashed (a function error, a timeout) or Lambda refused or never answered the
+    call: the batch was not processed."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     label = label or function_name
 
     def invoke(event: dict[str, Any]) -> Mapping[str, Any]:
-        response = client.invoke(FunctionName=function_name, Payload=json.dumps(event).encode())
+        try:
+            response = client.invoke(FunctionName=function_name, Payload=json.dumps(event).encode())
+        except (BotoCoreError, ClientError) as error:
+            raise ReplayError(f"{label} could not be invoked: {error}") from None
         answer = json.loads(response["Payload"].read() or b"{}")
         if response.get("FunctionError"):
             message = answer.get("errorMessage", answer) if isinstance(answer, dict) else answer

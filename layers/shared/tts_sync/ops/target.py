@@ -4,16 +4,15 @@ credentials) or the local stack (its READY info, read from its API port)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import httpx
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
 
-from tts_sync.ops.replay import ReplayError, lambda_invoker
+from tts_sync.aws import INVOKE_CONFIG
+from tts_sync.ops.replay import Invoker, ReplayError, lambda_invoker
 
 # An SQS queue URL: <endpoint>/<12-digit account>/<name>, on AWS and in moto alike.
 _QUEUE_URL = re.compile(r"^https?://[^/]+/\d{12}/[A-Za-z0-9_.-]+$")
@@ -41,31 +40,30 @@ class StackTarget:
             if _QUEUE_URL.match(physical)
         }
 
-    def invoker(self, logical_id: str) -> Callable[[dict[str, Any]], Mapping[str, Any]]:
+    def function_invoker(self, logical_id: str) -> Invoker:
         """Invoke one of the stack's functions synchronously and return its answer; raises
-        TargetError when it crashed (a function error, a timeout) or could not be reached.
+        ReplayError when it crashed (a function error, a timeout) or could not be reached.
         The local stack serves Lambda's own Invoke API on its API port, so both go through
-        the same client and the same code (tts_sync.ops.replay.lambda_invoker)."""
+        the same client and the same code as the ops function (lambda_invoker)."""
         name = self.resources.get(logical_id)
         if not name:
             raise TargetError(f"{self.name} has no {logical_id}")
         client = boto3.client(
             "lambda",
             endpoint_url=self.local_api_url,  # None: AWS itself
-            # A synchronous invoke waits for the function (up to its 900 s maximum).
-            config=Config(read_timeout=900, retries={"mode": "standard", "max_attempts": 3}),
+            config=INVOKE_CONFIG,
         )
-        invoke = lambda_invoker(client, name, label=logical_id)
+        return lambda_invoker(client, name, label=logical_id)
+
+    def invoker(self, logical_id: str) -> Invoker:
+        """As function_invoker, raising TargetError (what the show and audit commands report)."""
+        invoke = self.function_invoker(logical_id)
 
         def invoke_function(event: dict[str, Any]) -> Mapping[str, Any]:
             try:
                 return invoke(event)
-            except (ReplayError, BotoCoreError, ClientError) as error:
-                raise TargetError(
-                    str(error)
-                    if isinstance(error, ReplayError)
-                    else (f"{logical_id} could not be invoked: {error}")
-                ) from None
+            except ReplayError as error:
+                raise TargetError(str(error)) from None
 
         return invoke_function
 
