@@ -11,9 +11,10 @@ leaves the quarantine; one that still fails stays, with the reason it fails now.
 
 Run it from the release that is deployed: the parser used is this package's.
 
-The quarantine is read in key order; a run stopped by `keep_going()` (the ops function's
-deadline) reports the last key it examined, and a run from there (`start_after`) examines
-only the bodies after it: a body that still fails is not examined twice.
+The quarantine is read in scan order; a run stopped by `keep_going()` (the ops function's
+deadline) reports the last key it examined, and a run from there (`start_after`, the scan's
+ExclusiveStartKey) examines only the bodies after it: a body that still fails is not examined
+twice.
 """
 
 from __future__ import annotations
